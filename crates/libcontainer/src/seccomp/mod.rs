@@ -1,0 +1,1 @@
+//! seccomp filters (filled by the seccomp issue).

@@ -1,0 +1,1 @@
+//! The only module with `unsafe`: thin, documented syscall wrappers.

@@ -1,10 +1,25 @@
 //! libcontainer: the mechanics of the minke OCI runtime.
 //!
 //! The flow is `config.json → Spec → validate (pure) → Plan (pure) → processes execute the Plan
-//! → state.json`. See `docs/architecture.md` at the top of the repository.
+//! → state.json`. See `docs/architecture.md` at the top of the repository. The entry point for
+//! embedders is [`container::Runtime`].
 #![deny(unsafe_code)]
 
+pub mod capabilities;
 pub mod cgroups;
+pub mod container;
+pub mod hooks;
+pub mod plan;
+pub mod proc;
+pub mod process;
+pub mod rootfs;
+pub mod run;
 pub mod seccomp;
+pub mod spec;
+pub mod state;
 #[allow(unsafe_code)]
 pub mod sys;
+pub mod tty;
+
+pub use container::{CreateRequest, Error, Runtime, StateReport};
+pub use plan::CreateOptions;

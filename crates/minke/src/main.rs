@@ -1,1 +1,96 @@
-fn main() {}
+//! minke: the command-line runtime. Thin: each command maps its flags to one library call and
+//! the outcome to an exit status; errors go to the log (runc's formats) and stderr.
+
+mod cli;
+mod commands;
+mod logging;
+mod signals;
+
+use std::path::PathBuf;
+
+use clap::Parser;
+
+use cli::{Cli, Command};
+
+/// What every command needs from the global flags.
+pub struct Ctx {
+    pub root: PathBuf,
+    pub logger: &'static logging::Logger,
+}
+
+impl Ctx {
+    /// Fds the container init keeps until exec (the log file, so its logs reach it).
+    pub fn keep_fds(&self) -> Vec<std::os::fd::RawFd> {
+        self.logger.file_fd().into_iter().collect()
+    }
+}
+
+fn version() -> String {
+    format!(
+        "minke version {}\ncommit: {}\nspec: {}\nlibseccomp: {}\n",
+        env!("CARGO_PKG_VERSION"),
+        env!("MINKE_COMMIT"),
+        libcontainer::state::OCI_VERSION,
+        libcontainer::seccomp::libseccomp_version(),
+    )
+}
+
+fn main() {
+    let cli = Cli::parse();
+    if cli.version {
+        print!("{}", version());
+        std::process::exit(0);
+    }
+    let logger = match logging::init(cli.log.as_deref(), cli.log_format, cli.debug) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("opening log file: {e}");
+            std::process::exit(1);
+        }
+    };
+    let code = match dispatch(&cli, logger) {
+        Ok(code) => code,
+        Err(e) => {
+            let msg = format!("{e:#}");
+            logger.write(log::Level::Error, &msg);
+            if logger.to_file() {
+                eprintln!("{msg}");
+            }
+            1
+        }
+    };
+    std::process::exit(code);
+}
+
+fn dispatch(cli: &Cli, logger: &'static logging::Logger) -> anyhow::Result<i32> {
+    let Some(command) = &cli.command else {
+        anyhow::bail!("no command given (see --help)");
+    };
+    if cli.systemd_cgroup {
+        anyhow::bail!("--systemd-cgroup: the systemd cgroup driver is not supported yet (use the default cgroupfs driver)");
+    }
+    match cli.rootless.as_str() {
+        "true" => anyhow::bail!("--rootless: rootless containers are not supported yet"),
+        "false" | "auto" => {}
+        other => anyhow::bail!("--rootless: invalid value {other:?} (want true, false or auto)"),
+    }
+    if !matches!(command, Command::Spec(_)) && !nix::unistd::geteuid().is_root() {
+        anyhow::bail!("minke must be run as root (rootless containers are not supported yet)");
+    }
+    let root = if cli.root.is_absolute() {
+        cli.root.clone()
+    } else {
+        std::env::current_dir()?.join(&cli.root)
+    };
+    let ctx = Ctx { root, logger };
+    match command {
+        Command::Create(a) => commands::create::run(&ctx, a),
+        Command::Start(a) => commands::start::run(&ctx, a),
+        Command::Run(a) => commands::run::run(&ctx, a),
+        Command::State(a) => commands::state::run(&ctx, a),
+        Command::Kill(a) => commands::kill::run(&ctx, a),
+        Command::Delete(a) => commands::delete::run(&ctx, a),
+        Command::List(a) => commands::list::run(&ctx, a),
+        Command::Spec(a) => commands::spec::run(a),
+    }
+}

@@ -1,0 +1,667 @@
+//! The container operations of runtime.md (create, start, state, kill, delete) plus list, as
+//! the library API that the `minke` binary — or a shim embedding this crate — calls. Each
+//! operation is one function; errors are [`Error`], whose messages match runc's where clients
+//! match on them ("container does not exist", "container not running", ...).
+
+use std::collections::BTreeMap;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
+
+use nix::errno::Errno;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::socket::{bind, connect, listen, socket, AddressFamily, Backlog, SockFlag, SockType};
+use nix::unistd::Pid;
+use serde::{Deserialize, Serialize};
+
+use crate::capabilities;
+use crate::hooks::{self, HookKind};
+use crate::plan::{self, CreateOptions, Plan};
+use crate::proc;
+use crate::process::parent::{self, CreateHost, SpawnArgs};
+use crate::process::{Channel, InitReply, StartMsg};
+use crate::rootfs::CgroupMountInfo;
+use crate::spec::{self, SpecError};
+use crate::state::{
+    self, derive_status, liveness, ContainerState, Liveness, Phase, StateError, Status, Store,
+    CONFIG_COPY, OCI_VERSION, START_SOCKET,
+};
+use crate::sys;
+use crate::tty;
+
+/// Every way an operation can fail.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error(transparent)]
+    Spec(#[from] SpecError),
+    #[error("{0}")]
+    Invalid(#[from] spec::InvalidSpec),
+    #[error("bundle {path}: {msg}")]
+    Bundle { path: PathBuf, msg: String },
+    #[error("root.path {path}: {msg}")]
+    Rootfs { path: PathBuf, msg: String },
+    #[error("{0}")]
+    Unsupported(String),
+    #[error(transparent)]
+    Create(#[from] parent::ParentError),
+    #[error(transparent)]
+    Tty(#[from] tty::TtyError),
+    #[error("{what}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{what}")]
+    Sys {
+        what: String,
+        #[source]
+        source: Errno,
+    },
+    #[error("container not running")]
+    NotRunning,
+    #[error("cannot start a container that has stopped")]
+    StartStopped,
+    #[error("cannot start an already running container")]
+    StartRunning,
+    #[error("cannot start a container in the {0} state")]
+    StartWrongState(Status),
+    #[error("cannot delete container {id} that is not stopped: {status}")]
+    DeleteNotStopped { id: String, status: Status },
+    #[error("unable to start container process")]
+    Start(#[source] crate::process::ErrorChain),
+    #[error("container init exited before running the process")]
+    StartDied,
+    #[error(transparent)]
+    Hook(#[from] hooks::HookError),
+    #[error("unable to signal init")]
+    Signal(#[source] Errno),
+    #[error("timed out waiting for the container to stop")]
+    StopTimeout,
+    #[error("talking to the container's init")]
+    Channel(#[from] crate::process::ChannelError),
+}
+
+type Result<T, E = Error> = std::result::Result<T, E>;
+
+fn sys_err(what: impl Into<String>) -> impl FnOnce(Errno) -> Error {
+    let what = what.into();
+    move |source| Error::Sys { what, source }
+}
+
+fn io_err(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> Error {
+    let what = what.into();
+    move |source| Error::Io { what, source }
+}
+
+/// The state document printed by `state` and `list` (the spec's state plus runc's extras).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StateReport {
+    #[serde(rename = "ociVersion")]
+    pub oci_version: String,
+    pub id: String,
+    pub pid: i32,
+    pub status: Status,
+    pub bundle: PathBuf,
+    pub rootfs: PathBuf,
+    pub created: String,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty", default)]
+    pub annotations: BTreeMap<String, String>,
+    pub owner: String,
+}
+
+/// The state passed to hooks (runtime.md "State"): only the spec's fields.
+#[derive(Debug, Clone, Serialize)]
+struct HookState<'a> {
+    #[serde(rename = "ociVersion")]
+    oci_version: &'a str,
+    id: &'a str,
+    status: Status,
+    pid: i32,
+    bundle: &'a Path,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    annotations: &'a BTreeMap<String, String>,
+}
+
+/// The runtime: where state lives and where /proc is.
+#[derive(Debug, Clone)]
+pub struct Runtime {
+    pub store: Store,
+    pub proc_root: PathBuf,
+}
+
+/// A request to create a container.
+#[derive(Debug, Clone)]
+pub struct CreateRequest {
+    pub id: String,
+    pub bundle: PathBuf,
+    pub options: CreateOptions,
+    /// Fds (besides stdio) of the runtime that must stay open in the init until exec, such
+    /// as the log file.
+    pub keep_fds: Vec<RawFd>,
+}
+
+/// Warnings produced by an operation (to be logged by the caller).
+pub type Warnings = Vec<String>;
+
+impl Runtime {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Runtime {
+            store: Store::new(root),
+            proc_root: PathBuf::from("/proc"),
+        }
+    }
+
+    /// The status of a loaded state, from live facts.
+    pub fn status(&self, st: &ContainerState) -> Status {
+        let init = liveness(&self.proc_root, st.pid, st.pid_start_time);
+        let creator = liveness(&self.proc_root, st.creator_pid, st.creator_start_time);
+        derive_status(st.phase, init, creator, false)
+    }
+
+    fn report(&self, st: &ContainerState, owner: String) -> StateReport {
+        let status = self.status(st);
+        StateReport {
+            oci_version: st.oci_version.clone(),
+            id: st.id.clone(),
+            pid: if status == Status::Stopped { 0 } else { st.pid },
+            status,
+            bundle: st.bundle.clone(),
+            rootfs: st.rootfs.clone(),
+            created: st.created.clone(),
+            annotations: st.annotations.clone(),
+            owner,
+        }
+    }
+
+    /// `state <id>`.
+    pub fn state(&self, id: &str) -> Result<StateReport> {
+        let st = self.store.load(id)?;
+        Ok(self.report(&st, String::new()))
+    }
+
+    /// `list`: every container, with the owner of its state directory.
+    pub fn list(&self) -> Result<Vec<StateReport>> {
+        let mut out = Vec::new();
+        for id in self.store.ids()? {
+            let Ok(st) = self.store.load(&id) else {
+                continue;
+            };
+            let owner = std::fs::metadata(self.store.dir(&id))
+                .map(|m| user_name(m.uid()))
+                .unwrap_or_default();
+            out.push(self.report(&st, owner));
+        }
+        Ok(out)
+    }
+
+    fn hook_state(st: &ContainerState, status: Status, pid: i32) -> String {
+        serde_json::to_string(&HookState {
+            oci_version: OCI_VERSION,
+            id: &st.id,
+            status,
+            pid,
+            bundle: &st.bundle,
+            annotations: &st.annotations,
+        })
+        .expect("state serialises")
+    }
+
+    /// `create`: returns once the init waits for `start`.
+    pub fn create(&self, req: &CreateRequest) -> Result<(ContainerState, Warnings)> {
+        state::validate_id(&req.id)?;
+        let bundle = absolute(&req.bundle)?;
+        let md = std::fs::metadata(&bundle).map_err(|e| Error::Bundle {
+            path: bundle.clone(),
+            msg: e.to_string().to_lowercase(),
+        })?;
+        if !md.is_dir() {
+            return Err(Error::Bundle {
+                path: bundle,
+                msg: "not a directory".into(),
+            });
+        }
+        let loaded = spec::load(&bundle)?;
+        let mut warnings = loaded.warnings.clone();
+        spec::validate(&loaded.spec)?;
+        let plan = plan::build(&req.id, &bundle, &loaded.spec, req.options.clone())?;
+        check_host(&plan)?;
+        let rootfs_md = std::fs::metadata(&plan.rootfs).map_err(|e| Error::Rootfs {
+            path: plan.rootfs.clone(),
+            msg: e.to_string().to_lowercase(),
+        })?;
+        if !rootfs_md.is_dir() {
+            return Err(Error::Rootfs {
+                path: plan.rootfs.clone(),
+                msg: "not a directory".into(),
+            });
+        }
+        let last_cap = capabilities::last_cap();
+        let (mut caps, unknown) = capabilities::resolve(&plan.process.caps, last_cap);
+        let not_raised = capabilities::effective_ambient(&mut caps);
+        if !not_raised.is_empty() {
+            // The default config asks for this; runc skips them silently. Say it at debug level.
+            log::debug!(
+                "process.capabilities.ambient: not raising [{}]: an ambient capability must also be permitted and inheritable",
+                not_raised.join(" ")
+            );
+        }
+        if !unknown.is_empty() {
+            warnings.push(format!(
+                "ignoring unknown or unavailable capabilities: [{}]",
+                unknown.join(" ")
+            ));
+        }
+
+        // From here on, everything made is undone on error.
+        let lock = self.store.claim(&req.id)?;
+        let mut cleanup = Cleanup {
+            rt: self,
+            id: req.id.clone(),
+            armed: true,
+        };
+        let me = proc::stat(&self.proc_root, std::process::id() as i32).map_err(|e| Error::Io {
+            what: "reading own /proc stat".into(),
+            source: std::io::Error::other(e.to_string()),
+        })?;
+        let mut st = ContainerState {
+            oci_version: OCI_VERSION.into(),
+            id: req.id.clone(),
+            phase: Phase::Creating,
+            pid: 0,
+            pid_start_time: 0,
+            creator_pid: std::process::id() as i32,
+            creator_start_time: me.start_time,
+            bundle: bundle.clone(),
+            rootfs: plan.rootfs.clone(),
+            created: state::rfc3339_nanos(SystemTime::now()),
+            owner: String::new(),
+            annotations: plan.annotations.clone(),
+            cgroup: None,
+            private_namespaces: private_ns_flags(&plan),
+            user_namespace: plan.namespaces.private(libc::CLONE_NEWUSER),
+            hooks: plan.hooks.clone(),
+        };
+        self.store.save(&st)?;
+        let dir = self.store.dir(&req.id);
+        std::fs::write(dir.join(CONFIG_COPY), &loaded.raw).map_err(io_err("saving config.json"))?;
+
+        let listener = listen_start_socket(&dir)?;
+        let console = match (&plan.process.terminal, &plan.options.console_socket) {
+            (true, Some(path)) => Some(tty::connect_console_socket(path)?),
+            (true, None) => {
+                return Err(Error::Unsupported(
+                    "process.terminal is true but no --console-socket was given".into(),
+                ))
+            }
+            (false, _) => None,
+        };
+        let mut host = Host { st: &st };
+        let spawned = parent::spawn(
+            SpawnArgs {
+                plan: &plan,
+                listener,
+                console,
+                keep: req.keep_fds.clone(),
+                cgroup_mounts: CgroupMountInfo::default(),
+                caps,
+                last_cap,
+                clone_into: None,
+            },
+            &mut host,
+        );
+        let spawned = match spawned {
+            Ok(s) => s,
+            Err(e) => {
+                if is_hook_failure(&e) {
+                    let state = Self::hook_state(&st, Status::Stopped, 0);
+                    hooks::run_all_warn(
+                        HookKind::Poststop,
+                        plan.hooks.as_ref(),
+                        state.as_bytes(),
+                        |w| log::warn!("{w}"),
+                    );
+                }
+                return Err(e.into());
+            }
+        };
+        let init_stat =
+            proc::stat(&self.proc_root, spawned.init.as_raw()).map_err(|e| Error::Io {
+                what: "reading the init's /proc stat".into(),
+                source: std::io::Error::other(e.to_string()),
+            })?;
+        st.phase = Phase::Created;
+        st.pid = spawned.init.as_raw();
+        st.pid_start_time = init_stat.start_time;
+        st.creator_pid = 0;
+        st.creator_start_time = 0;
+        self.store.save(&st)?;
+        if let Some(pf) = &plan.options.pid_file {
+            state::write_pid_file(pf, st.pid)
+                .map_err(io_err(format!("writing pid file {}", pf.display())))?;
+        }
+        cleanup.armed = false;
+        drop(lock);
+        Ok((st, warnings))
+    }
+
+    /// `start`: run the user process; returns once it has been executed and the poststart
+    /// hooks ran.
+    pub fn start(&self, id: &str) -> Result<()> {
+        let _lock = self.store.lock(id)?;
+        let mut st = self.store.load(id)?;
+        match self.status(&st) {
+            Status::Created => {}
+            Status::Stopped => return Err(Error::StartStopped),
+            Status::Running => return Err(Error::StartRunning),
+            other => return Err(Error::StartWrongState(other)),
+        }
+        let dir = self.store.dir(id);
+        let sock = socket(
+            AddressFamily::Unix,
+            SockType::SeqPacket,
+            SockFlag::SOCK_CLOEXEC,
+            None,
+        )
+        .map_err(sys_err("creating a socket"))?;
+        let addr =
+            tty::short_unix_addr(&dir.join(START_SOCKET)).map_err(sys_err("init socket path"))?;
+        connect(sock.as_raw_fd(), &addr).map_err(sys_err("connecting to the container's init"))?;
+        let chan: Channel<StartMsg, InitReply> = Channel::from_fd(sock);
+        let state = Self::hook_state(&st, Status::Created, st.pid);
+        chan.send(&StartMsg::Start { state })?;
+        let mut executing = false;
+        loop {
+            match chan.recv_with_fds()? {
+                None => break,
+                Some((InitReply::Executing, _)) => executing = true,
+                Some((InitReply::SeccompFd, _fds)) => {
+                    return Err(Error::Unsupported(
+                        "linux.seccomp: notify listeners are not supported by this build yet"
+                            .into(),
+                    ))
+                }
+                Some((InitReply::Failed(chain), _)) => return Err(Error::Start(chain)),
+            }
+        }
+        if !executing {
+            return Err(Error::StartDied);
+        }
+        st.phase = Phase::Started;
+        self.store.save(&st)?;
+        let _ = std::fs::remove_file(dir.join(START_SOCKET));
+        let state = Self::hook_state(&st, Status::Running, st.pid);
+        if let Err(e) = hooks::run_all(HookKind::Poststart, st.hooks.as_ref(), state.as_bytes()) {
+            // Spec 1.3: a failing poststart hook stops the container and fails start.
+            let _ = self.signal(&st, libc::SIGKILL);
+            return Err(e.into());
+        }
+        Ok(())
+    }
+
+    /// Send `signal` to the init, checking first that the pid still is the container's.
+    fn signal(&self, st: &ContainerState, signal: i32) -> Result<()> {
+        let pidfd = match sys::pidfd_open(Pid::from_raw(st.pid)) {
+            Ok(fd) => fd,
+            Err(Errno::ESRCH) => return Err(Error::NotRunning),
+            Err(e) => return Err(Error::Signal(e)),
+        };
+        // The pidfd pins the process: if its start time matches now, it is our init.
+        if liveness(&self.proc_root, st.pid, st.pid_start_time) != Liveness::Alive {
+            return Err(Error::NotRunning);
+        }
+        sys::pidfd_send_signal(pidfd.as_fd(), signal).map_err(|e| match e {
+            Errno::ESRCH => Error::NotRunning,
+            e => Error::Signal(e),
+        })
+    }
+
+    /// `kill <id> <signal>` (with `all`: every process of the container).
+    pub fn kill(&self, id: &str, signal: i32, all: bool) -> Result<()> {
+        let st = self.store.load(id)?;
+        match self.status(&st) {
+            Status::Created | Status::Running | Status::Paused => {}
+            _ => return Err(Error::NotRunning),
+        }
+        if all {
+            for pid in self.container_pids(&st)? {
+                if pid == st.pid {
+                    continue;
+                }
+                let _ = nix::sys::signal::kill(
+                    Pid::from_raw(pid),
+                    nix::sys::signal::Signal::try_from(signal).ok(),
+                );
+            }
+        }
+        self.signal(&st, signal)
+    }
+
+    /// Processes of the container: those in the init's pid namespace when it has its own.
+    fn container_pids(&self, st: &ContainerState) -> Result<Vec<i32>> {
+        if st.private_namespaces & libc::CLONE_NEWPID == 0 {
+            return Ok(vec![st.pid]);
+        }
+        let ns_of = |pid: i32| {
+            std::fs::metadata(self.proc_root.join(pid.to_string()).join("ns/pid")).map(|m| m.ino())
+        };
+        let Ok(target) = ns_of(st.pid) else {
+            return Ok(vec![]);
+        };
+        let mut pids = Vec::new();
+        for e in std::fs::read_dir(&self.proc_root)
+            .map_err(io_err("listing /proc"))?
+            .flatten()
+        {
+            if let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) {
+                if ns_of(pid).ok() == Some(target) {
+                    pids.push(pid);
+                }
+            }
+        }
+        Ok(pids)
+    }
+
+    /// `delete <id>`: remove a stopped (or created) container; with `force`, kill it first.
+    pub fn delete(&self, id: &str, force: bool) -> Result<()> {
+        let _lock = self.store.lock(id)?;
+        let st = self.store.load(id)?;
+        let status = self.status(&st);
+        match status {
+            Status::Stopped => {}
+            // runc deletes a created container without --force: it never ran anything.
+            Status::Created => self.kill_and_wait(&st)?,
+            Status::Creating if !force => {
+                return Err(Error::DeleteNotStopped {
+                    id: id.to_string(),
+                    status,
+                })
+            }
+            _ if force => self.kill_and_wait(&st)?,
+            _ => {
+                return Err(Error::DeleteNotStopped {
+                    id: id.to_string(),
+                    status,
+                })
+            }
+        }
+        self.destroy(&st);
+        Ok(())
+    }
+
+    fn kill_and_wait(&self, st: &ContainerState) -> Result<()> {
+        let pidfd = match sys::pidfd_open(Pid::from_raw(st.pid)) {
+            Ok(fd) => fd,
+            Err(_) => return Ok(()),
+        };
+        if liveness(&self.proc_root, st.pid, st.pid_start_time) != Liveness::Alive {
+            return Ok(());
+        }
+        let _ = sys::pidfd_send_signal(pidfd.as_fd(), libc::SIGKILL);
+        // Every other process of the container dies with its pid-namespace init; without a pid
+        // namespace, signal them one by one.
+        if st.private_namespaces & libc::CLONE_NEWPID == 0 {
+            for pid in self.container_pids(st)? {
+                let _ =
+                    nix::sys::signal::kill(Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+            }
+        }
+        if !wait_pidfd(&pidfd, Duration::from_secs(10)) {
+            return Err(Error::StopTimeout);
+        }
+        Ok(())
+    }
+
+    /// Undo create: state directory (and cgroup), then poststop hooks (failures only warn).
+    fn destroy(&self, st: &ContainerState) {
+        if let Err(e) = self.store.remove(&st.id) {
+            log::warn!("{e}");
+        }
+        let state = Self::hook_state(st, Status::Stopped, 0);
+        hooks::run_all_warn(
+            HookKind::Poststop,
+            st.hooks.as_ref(),
+            state.as_bytes(),
+            |w| log::warn!("{w}"),
+        );
+    }
+}
+
+/// Does this create failure come from a hook (then poststop hooks run, spec step 12-13)?
+fn is_hook_failure(e: &parent::ParentError) -> bool {
+    match e {
+        parent::ParentError::Hook(_) => true,
+        parent::ParentError::Init(chain) => chain
+            .0
+            .iter()
+            .any(|s| s.starts_with("createContainer hook")),
+        _ => false,
+    }
+}
+
+/// Poll a pidfd until the process exits or `limit` passes.
+pub fn wait_pidfd(pidfd: &OwnedFd, limit: Duration) -> bool {
+    let deadline = Instant::now() + limit;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return false;
+        }
+        let ms = left.as_millis().min(i32::MAX as u128) as i32;
+        let mut fds = [PollFd::new(pidfd.as_fd(), PollFlags::POLLIN)];
+        match poll(
+            &mut fds,
+            PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX),
+        ) {
+            Ok(0) => return false,
+            Ok(_) => return true,
+            Err(Errno::EINTR) => continue,
+            Err(_) => return true,
+        }
+    }
+}
+
+struct Host<'a> {
+    st: &'a ContainerState,
+}
+
+impl CreateHost for Host<'_> {
+    fn place_in_cgroup(
+        &mut self,
+        _pid: Pid,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        Ok(())
+    }
+    fn hook_state(&self, pid: Pid) -> String {
+        Runtime::hook_state(self.st, Status::Creating, pid.as_raw())
+    }
+}
+
+/// Removes the state directory of a failed create.
+struct Cleanup<'a> {
+    rt: &'a Runtime,
+    id: String,
+    armed: bool,
+}
+
+impl Drop for Cleanup<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            let _ = self.rt.store.remove(&self.id);
+        }
+    }
+}
+
+fn private_ns_flags(plan: &Plan) -> i32 {
+    let ns = &plan.namespaces;
+    ns.new | ns.join.iter().fold(0, |acc, (k, _)| acc | k.0)
+}
+
+/// Refuse what this host cannot do, naming the field.
+fn check_host(plan: &Plan) -> Result<()> {
+    if !plan.namespaces.private(libc::CLONE_NEWNS) {
+        return Err(Error::Unsupported(
+            "linux.namespaces: a mount namespace is required to set up the root filesystem".into(),
+        ));
+    }
+    if let Some(p) = &plan.process.apparmor_profile {
+        if !Path::new("/sys/kernel/security/apparmor").exists() {
+            return Err(Error::Unsupported(format!(
+                "process.apparmorProfile: {p:?} given but AppArmor is not enabled on this host"
+            )));
+        }
+        return Err(Error::Unsupported(format!(
+            "process.apparmorProfile: {p:?}: applying AppArmor profiles is not supported yet"
+        )));
+    }
+    if let Some(l) = &plan.process.selinux_label {
+        return Err(Error::Unsupported(format!(
+            "process.selinuxLabel: {l:?} given but SELinux is not supported on this host"
+        )));
+    }
+    Ok(())
+}
+
+/// The start socket: a SEQPACKET listener at `<dir>/init.sock`, inherited by the init.
+fn listen_start_socket(dir: &Path) -> Result<OwnedFd> {
+    let sock = socket(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )
+    .map_err(sys_err("creating the start socket"))?;
+    let path = dir.join(START_SOCKET);
+    let addr = tty::short_unix_addr(&path).map_err(sys_err("start socket path"))?;
+    bind(sock.as_raw_fd(), &addr).map_err(sys_err(format!("binding {}", path.display())))?;
+    listen(&sock, Backlog::new(4).unwrap_or(Backlog::MAXCONN))
+        .map_err(sys_err("listening on the start socket"))?;
+    Ok(sock)
+}
+
+fn absolute(p: &Path) -> Result<PathBuf> {
+    let abs = if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .map_err(io_err("current directory"))?
+            .join(p)
+    };
+    Ok(plan::clean_container_path(&abs))
+}
+
+/// The name of a host uid from /etc/passwd, or the number.
+fn user_name(uid: u32) -> String {
+    std::fs::read_to_string("/etc/passwd")
+        .ok()
+        .and_then(|t| {
+            t.lines().find_map(|l| {
+                let f: Vec<&str> = l.split(':').collect();
+                (f.len() > 2 && f[2].parse::<u32>().ok() == Some(uid)).then(|| f[0].to_string())
+            })
+        })
+        .unwrap_or_else(|| uid.to_string())
+}

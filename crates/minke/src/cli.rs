@@ -1,0 +1,152 @@
+//! The command line: runc's command names, flags and defaults.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "minke",
+    about = "minke: an OCI container runtime (runtime-spec 1.3.0), a drop-in for runc",
+    disable_version_flag = true
+)]
+pub struct Cli {
+    /// root directory for storage of container state (this should be located in tmpfs)
+    #[arg(long, default_value = "/run/minke")]
+    pub root: PathBuf,
+    /// set the log file to write minke logs to (default is stderr)
+    #[arg(long)]
+    pub log: Option<PathBuf>,
+    /// set the log format ('text' (default), or 'json')
+    #[arg(long = "log-format", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// enable debug logging
+    #[arg(long)]
+    pub debug: bool,
+    /// enable systemd cgroup support (not supported yet: refused with an error)
+    #[arg(long = "systemd-cgroup")]
+    pub systemd_cgroup: bool,
+    /// ignore cgroup permission errors ('true', 'false', or 'auto')
+    #[arg(long, default_value = "auto")]
+    pub rootless: String,
+    /// print the version
+    #[arg(short = 'v', long = "version")]
+    pub version: bool,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// create a container
+    Create(CreateArgs),
+    /// executes the user defined process in a created container
+    Start(IdArg),
+    /// create and run a container
+    Run(RunArgs),
+    /// output the state of a container
+    State(IdArg),
+    /// kill sends the specified signal (default: SIGTERM) to the container's init process
+    Kill(KillArgs),
+    /// delete any resources held by the container often used with detached container
+    Delete(DeleteArgs),
+    /// lists containers started by minke with the given root
+    List(ListArgs),
+    /// create a new specification file
+    Spec(SpecArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct IdArg {
+    /// the container's id
+    pub id: String,
+}
+
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// the container's id
+    pub id: String,
+    /// path to the root of the bundle directory, defaults to the current directory
+    #[arg(short = 'b', long, default_value = ".")]
+    pub bundle: PathBuf,
+    /// path to an AF_UNIX socket which will receive a file descriptor referencing the master end of the console's pseudoterminal
+    #[arg(long = "console-socket")]
+    pub console_socket: Option<PathBuf>,
+    /// specify the file to write the process id to
+    #[arg(long = "pid-file")]
+    pub pid_file: Option<PathBuf>,
+    /// do not use pivot root to jail process inside rootfs
+    #[arg(long = "no-pivot")]
+    pub no_pivot: bool,
+    /// do not create a new session keyring for the container
+    #[arg(long = "no-new-keyring")]
+    pub no_new_keyring: bool,
+    /// pass N additional file descriptors to the container (stdio + $LISTEN_FDS + N in total)
+    #[arg(long = "preserve-fds", default_value_t = 0)]
+    pub preserve_fds: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub create: CreateArgs,
+    /// detach from the container's process
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+    /// do not delete the container after it exits
+    #[arg(long)]
+    pub keep: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct KillArgs {
+    /// the container's id
+    pub id: String,
+    /// the signal: a name with or without SIG, or a number (default SIGTERM)
+    #[arg(default_value = "SIGTERM")]
+    pub signal: String,
+    /// send the specified signal to all processes inside the container
+    #[arg(short = 'a', long)]
+    pub all: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DeleteArgs {
+    /// the container's id
+    pub id: String,
+    /// forcibly deletes the container if it is still running (uses SIGKILL)
+    #[arg(short = 'f', long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ListFormat {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// select one of: table or json
+    #[arg(short = 'f', long, value_enum, default_value_t = ListFormat::Table)]
+    pub format: ListFormat,
+    /// display only container IDs
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SpecArgs {
+    /// path to the root of the bundle directory
+    #[arg(short = 'b', long, default_value = ".")]
+    pub bundle: PathBuf,
+    /// generate a configuration for a rootless container
+    #[arg(long)]
+    pub rootless: bool,
+}

@@ -37,7 +37,7 @@ pub enum Error {
     State(#[from] StateError),
     #[error(transparent)]
     Spec(#[from] SpecError),
-    #[error("{0}")]
+    #[error(transparent)]
     Invalid(#[from] spec::InvalidSpec),
     #[error("bundle {path}: {msg}")]
     Bundle { path: PathBuf, msg: String },
@@ -90,6 +90,14 @@ type Result<T, E = Error> = std::result::Result<T, E>;
 fn sys_err(what: impl Into<String>) -> impl FnOnce(Errno) -> Error {
     let what = what.into();
     move |source| Error::Sys { what, source }
+}
+
+/// An io::Error as a lowercase message without Rust's "(os error N)" suffix.
+pub fn io_msg(e: &std::io::Error) -> String {
+    match e.raw_os_error() {
+        Some(code) => Errno::from_raw(code).desc().to_lowercase(),
+        None => e.to_string(),
+    }
 }
 
 fn io_err(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> Error {
@@ -216,7 +224,7 @@ impl Runtime {
         let bundle = absolute(&req.bundle)?;
         let md = std::fs::metadata(&bundle).map_err(|e| Error::Bundle {
             path: bundle.clone(),
-            msg: e.to_string().to_lowercase(),
+            msg: io_msg(&e),
         })?;
         if !md.is_dir() {
             return Err(Error::Bundle {
@@ -231,7 +239,7 @@ impl Runtime {
         check_host(&plan)?;
         let rootfs_md = std::fs::metadata(&plan.rootfs).map_err(|e| Error::Rootfs {
             path: plan.rootfs.clone(),
-            msg: e.to_string().to_lowercase(),
+            msg: io_msg(&e),
         })?;
         if !rootfs_md.is_dir() {
             return Err(Error::Rootfs {

@@ -623,23 +623,14 @@ fn change_user(plan: &Plan, groups: &[u32]) -> Result<()> {
     Ok(())
 }
 
-/// chdir to process.cwd, creating it if missing (as runc does), then check that the resulting
-/// working directory is inside the container root (a leaked host directory fd could otherwise
-/// give the process a cwd outside it — CVE-2024-21626).
+/// chdir to process.cwd (created during rootfs setup), then check that the resulting working
+/// directory is inside the container root (a leaked host directory fd could otherwise give the
+/// process a cwd outside it — CVE-2024-21626).
 fn change_dir(cwd: &Path) -> Result<()> {
-    let err = |source| InitError::Cwd {
+    nix::unistd::chdir(cwd).map_err(|source| InitError::Cwd {
         path: cwd.to_path_buf(),
         source,
-    };
-    match nix::unistd::chdir(cwd) {
-        Ok(()) => {}
-        Err(Errno::ENOENT) => {
-            std::fs::create_dir_all(cwd)
-                .map_err(|e| err(Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))))?;
-            nix::unistd::chdir(cwd).map_err(err)?;
-        }
-        Err(e) => return Err(err(e)),
-    }
+    })?;
     match nix::unistd::getcwd() {
         Ok(p) if p.is_absolute() => Ok(()),
         Ok(_) => Err(InitError::CwdEscaped(cwd.to_path_buf())),

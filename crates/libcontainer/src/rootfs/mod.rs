@@ -289,6 +289,15 @@ pub fn prepare(
     }
     create_devices(root.as_fd(), &plan.devices, in_userns)?;
     dev_symlinks(root.as_fd(), plan)?;
+    // A missing process.cwd is created now, as root and before any read-only remount (runc
+    // does the same); the process changes into it later, as its own user.
+    ensure_in_root(root.as_fd(), &plan.process.cwd, Leaf::Dir).map_err(|source| {
+        RootfsError::Path {
+            what: "process.cwd: creating",
+            path: plan.process.cwd.clone(),
+            source,
+        }
+    })?;
     Ok(Prepared { root })
 }
 
@@ -393,26 +402,7 @@ fn mount_one(
         MsFlags::from_bits_truncate(mflags),
         data,
     );
-    match res {
-        Ok(()) => {}
-        // sysfs cannot be mounted without a private network namespace when in a user
-        // namespace: bind the host's /sys instead, read-only as asked (what runc does).
-        Err(Errno::EPERM) if m.fstype == "sysfs" => {
-            mount(
-                Some("/sys"),
-                &fd_path(target.as_fd()),
-                None::<&str>,
-                MsFlags::MS_BIND | MsFlags::MS_REC,
-                None::<&str>,
-            )
-            .map_err(|e| mount_err(m, e))?;
-            if mflags & flags::RDONLY != 0 {
-                let t = open_in_root(root, &m.destination).map_err(step_err(m, "reopening"))?;
-                remount_bind(t.as_fd(), mflags, 0).map_err(step_err(m, "remounting read-only"))?;
-            }
-        }
-        Err(e) => return Err(mount_err(m, e)),
-    }
+    res.map_err(|e| mount_err(m, e))?;
     apply_propagation_and_attrs(root, m)
 }
 

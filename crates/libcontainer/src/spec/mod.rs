@@ -21,7 +21,7 @@ pub enum SpecError {
         #[source]
         source: std::io::Error,
     },
-    #[error("config.json: invalid JSON: {0}")]
+    #[error("config.json: invalid JSON")]
     Json(#[source] serde_json::Error),
     #[error("config.json: {path}: {msg}")]
     Field { path: String, msg: String },

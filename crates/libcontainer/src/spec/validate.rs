@@ -30,8 +30,7 @@ type Check = fn(&Spec) -> Result<(), InvalidSpec>;
 const CHECKS: &[(&str, Check)] = &[
     ("ociVersion", check_version),
     ("root", check_root),
-    ("process", check_process),
-    ("process.rlimits", check_rlimits),
+    ("linux.resources.hugepageLimits", check_hugepages),
     ("mounts", check_mounts),
     ("linux.namespaces", check_namespaces),
     ("linux id mappings", check_id_mappings),
@@ -41,7 +40,8 @@ const CHECKS: &[(&str, Check)] = &[
     ("linux paths", check_linux_paths),
     ("linux.rootfsPropagation", check_rootfs_propagation),
     ("hooks", check_hooks),
-    ("linux.resources.hugepageLimits", check_hugepages),
+    ("process.rlimits", check_rlimits),
+    ("process", check_process),
 ];
 
 /// Run every check; the first failure is returned.

@@ -42,11 +42,11 @@ pub fn run(ctx: &Ctx, a: &ListArgs) -> Result<i32> {
                     s.owner.clone(),
                 ]);
             }
-            // Columns as Go's tabwriter with minwidth 12 and padding 1 lays them out.
+            // Columns as Go's tabwriter with minwidth 12 and padding 3 lays them out.
             let mut widths = [0usize; 6];
             for r in &rows {
                 for (i, c) in r.iter().enumerate() {
-                    widths[i] = widths[i].max(c.len() + 1).max(12);
+                    widths[i] = widths[i].max(c.len() + 3).max(12);
                 }
             }
             for r in &rows {

@@ -1,1 +1,2 @@
 //! The only module with `unsafe`: thin, documented syscall wrappers.
+pub mod seccomp;

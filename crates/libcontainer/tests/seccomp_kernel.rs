@@ -567,3 +567,106 @@ fn compile_rejects_unsupported_or_invalid_profiles_with_the_field() {
         "{e}"
     );
 }
+
+/// Whether `signal` is pending for thread `tid` of process `pid`.
+fn signal_pending(pid: i32, tid: u32, signal: Signal) -> bool {
+    let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/status")) else {
+        return false;
+    };
+    let mask = status
+        .lines()
+        .find_map(|l| l.strip_prefix("SigPnd:"))
+        .map(|m| u64::from_str_radix(m.trim(), 16).unwrap())
+        .unwrap_or(0);
+    mask & (1 << (signal as i32 - 1)) != 0
+}
+
+#[test]
+fn wait_killable_recv_keeps_a_received_notification_through_signals() {
+    // The notifying thread gets SIGUSR1 (it has a handler) after the agent received the
+    // notification. With SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV it keeps waiting (the signal
+    // stays pending) and the agent's answer on that notification arrives; without the flag the
+    // signal interrupts the wait, the notification is withdrawn and the syscall is restarted as
+    // a new notification.
+    let test = "wait_killable_recv_keeps_a_received_notification_through_signals";
+    if let Some(param) = child_param(test) {
+        let (flags, path) = param.split_once(' ').unwrap();
+        let got_signal = Arc::new(AtomicBool::new(false));
+        signal_hook::flag::register(libc::SIGUSR1, Arc::clone(&got_signal)).unwrap();
+        let fd = install(&format!(
+            r#"{{"defaultAction":"SCMP_ACT_ALLOW","listenerPath":"{path}","flags":{flags},
+                "syscalls":[{{"names":["getppid"],"action":"SCMP_ACT_NOTIFY"}}]}}"#
+        ))
+        .expect("a notify fd");
+        let pid = std::process::id() as i32;
+        let mut state = State::default();
+        state
+            .set_version("1.3.0".into())
+            .set_id("killable".into())
+            .set_pid(Some(pid));
+        seccomp::send_to_listener(
+            std::path::Path::new(path),
+            &seccomp::process_state(&state, pid, None),
+            fd.as_fd(),
+        )
+        .unwrap();
+        drop(fd);
+        // a helper thread signals this thread once the parent says the agent has the notification
+        let me = nix::sys::pthread::pthread_self();
+        std::thread::spawn(move || {
+            use std::io::Read;
+            let mut byte = [0u8; 1];
+            std::io::stdin().read_exact(&mut byte).unwrap();
+            nix::sys::pthread::pthread_kill(me, Signal::SIGUSR1).unwrap();
+        });
+        report("getppid", nix::unistd::getppid());
+        report("got_signal", got_signal.load(Ordering::SeqCst));
+        std::process::exit(0);
+    }
+
+    for killable in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("agent.sock");
+        let listener = UnixListener::bind(&path).unwrap();
+        let flags = if killable {
+            r#"["SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"]"#
+        } else {
+            "[]"
+        };
+        let mut child = spawn_child(test, &format!("{flags} {}", path.display()));
+        let child_pid = child.id() as i32;
+        let mut stdin = child.stdin.take().unwrap();
+        let (_, fd) = accept_state(&listener);
+        let first = libseccomp::ScmpNotifReq::receive(fd).unwrap();
+        std::io::Write::write_all(&mut stdin, b"!").unwrap();
+        let answered = if killable {
+            assert!(
+                wait_for(CHILD_TIMEOUT, || signal_pending(
+                    child_pid,
+                    first.pid,
+                    Signal::SIGUSR1
+                )),
+                "SIGUSR1 should stay pending during a killable wait"
+            );
+            libseccomp::notify_id_valid(fd, first.id).expect("the notification is still there");
+            first.id
+        } else {
+            assert!(
+                wait_for(CHILD_TIMEOUT, || libseccomp::notify_id_valid(fd, first.id)
+                    .is_err()),
+                "the signal should withdraw the notification"
+            );
+            let again = libseccomp::ScmpNotifReq::receive(fd).unwrap();
+            assert_ne!(again.id, first.id);
+            again.id
+        };
+        libseccomp::ScmpNotifResp::new_val(answered, 42, libseccomp::ScmpNotifRespFlags::empty())
+            .respond(fd)
+            .unwrap();
+        let out = finish(child);
+        nix::unistd::close(fd).unwrap();
+        out.assert_exited_ok();
+        assert_eq!(out.get("getppid"), "42", "killable: {killable}");
+        assert_eq!(out.get("got_signal"), "true", "killable: {killable}");
+    }
+}

@@ -66,12 +66,13 @@ pub fn child_param(test: &str) -> Option<String> {
 }
 
 /// Start this test binary again, running only `test`, as the child with `param`.
+/// Its stdin is a pipe the parent may write to (closed when the `Child` is finished).
 pub fn spawn_child(test: &str, param: &str) -> Child {
     Command::new(std::env::current_exe().expect("test binary path"))
         .args([test, "--exact", "--nocapture", "--test-threads=1"])
         .env(CHILD_ENV, test)
         .env(PARAM_ENV, param)
-        .stdin(Stdio::null())
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -80,6 +81,7 @@ pub fn spawn_child(test: &str, param: &str) -> Child {
 
 /// Wait (bounded) for a child and collect what it reported.
 pub fn finish(mut child: Child) -> Outcome {
+    drop(child.stdin.take());
     let deadline = Instant::now() + CHILD_TIMEOUT;
     loop {
         if child.try_wait().expect("waiting for the child").is_some() {

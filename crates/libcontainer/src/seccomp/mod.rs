@@ -116,14 +116,19 @@ impl Filter {
     /// Returns the notify fd when a rule uses `SCMP_ACT_NOTIFY`. Does one syscall and no
     /// allocation: it is meant to run right before `execve`. Needs `no_new_privs` or
     /// `CAP_SYS_ADMIN`.
+    ///
+    /// On success the program's memory is deliberately not freed: `free` may call `brk` or
+    /// `munmap`, which the new filter may forbid (or kill for), and `execve` reclaims it anyway.
     pub fn install(self) -> Result<Option<OwnedFd>, SeccompError> {
-        sys::set_mode_filter(self.flags, &self.program).map_err(|e| match e {
+        let loaded = sys::set_mode_filter(self.flags, &self.program).map_err(|e| match e {
             sys::LoadError::Errno(nix::errno::Errno::EACCES) => {
                 SeccompError::LoadPermission(nix::errno::Errno::EACCES)
             }
             sys::LoadError::Errno(errno) => SeccompError::Load(errno),
             sys::LoadError::ThreadNotSynchronised(tid) => SeccompError::ThreadSync { tid },
-        })
+        })?;
+        std::mem::forget(self.program);
+        Ok(loaded)
     }
 
     /// Whether [`Filter::install`] will return a notify fd to send to `listenerPath`.

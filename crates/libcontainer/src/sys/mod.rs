@@ -4,6 +4,8 @@
 //!
 //! Everything above this module is `#![deny(unsafe_code)]`.
 
+pub mod seccomp;
+
 use std::ffi::CStr;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 

@@ -1,1 +1,3 @@
 //! The only module with `unsafe`: thin, documented syscall wrappers.
+
+pub mod bpf;

@@ -44,6 +44,42 @@ fn unique(test: &str) -> String {
     format!("minke-test-{}-{test}", std::process::id())
 }
 
+/// Enabling hugetlb on the cgroup2 mount of a hybrid host writes its root's
+/// `cgroup.subtree_control`; this puts it back as it was, even when the test panics. Tests
+/// that do it hold the lock so they do not undo each other.
+struct HugetlbRestore {
+    ctl: Option<PathBuf>,
+    _lock: std::sync::MutexGuard<'static, ()>,
+}
+
+static HUGETLB_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+impl HugetlbRestore {
+    fn new(host: &CgroupHost) -> HugetlbRestore {
+        let lock = HUGETLB_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+        let ctl = match (&host.unified, host.mode) {
+            (Some(u), CgroupMode::Hybrid) => {
+                let p = u.mount_point.join("cgroup.subtree_control");
+                let on = fs::read_to_string(&p)
+                    .is_ok_and(|s| s.split_whitespace().any(|c| c == "hugetlb"));
+                (!on).then_some(p)
+            }
+            _ => None,
+        };
+        HugetlbRestore { ctl, _lock: lock }
+    }
+}
+
+impl Drop for HugetlbRestore {
+    fn drop(&mut self) {
+        if let Some(p) = &self.ctl {
+            if let Err(e) = fs::write(p, "-hugetlb") {
+                eprintln!("restoring {}: {e}", p.display());
+            }
+        }
+    }
+}
+
 /// Polls `f` until it returns `Some` or the timeout passes.
 fn poll<T>(what: &str, mut f: impl FnMut() -> Result<Option<T>>) -> Result<T> {
     let start = Instant::now();
@@ -253,6 +289,21 @@ fn acceptance_values_are_in_the_files_and_destroy_cleans_every_hierarchy() -> Re
     let (out, status) = fx.finish(i)?;
     assert!(status.success(), "{status:?}");
     assert!(!out.trim().is_empty());
+
+    // The cpu quota bites: a busy loop gets throttled.
+    fx.run("while true; do :; done")?;
+    let (t0, u0) = (Instant::now(), cpu_usage(fx.cg())?);
+    let throttled = poll("throttled periods", || {
+        let t = fx.cg().stats()?.cpu.throttling;
+        Ok((t.throttled_periods > 0).then_some(t))
+    })?;
+    // Printed for the docs, not asserted: timings are the machine's business.
+    thread::sleep(Duration::from_millis(500));
+    let share = (cpu_usage(fx.cg())? - u0) as f64 / t0.elapsed().as_nanos() as f64;
+    eprintln!(
+        "acceptance: busy loop throttled in {} of {} periods, used {share:.2} cpu (quota 0.50)",
+        throttled.throttled_periods, throttled.periods
+    );
     fx.teardown()?;
     for h in host
         .v1
@@ -688,16 +739,7 @@ fn hugetlb_limits_land_where_the_host_has_hugetlb() -> Result<()> {
         eprintln!("SKIP hugetlb: no hugetlb controller on this host");
         return Ok(());
     };
-    // Enabling hugetlb on the cgroup2 mount of a hybrid host touches its root's
-    // subtree_control; put it back as it was.
-    let root_ctl = host
-        .unified
-        .as_ref()
-        .map(|u| u.mount_point.join("cgroup.subtree_control"));
-    let was_enabled = root_ctl
-        .as_ref()
-        .and_then(|p| fs::read_to_string(p).ok())
-        .is_some_and(|s| s.split_whitespace().any(|c| c == "hugetlb"));
+    let _restore = HugetlbRestore::new(&host);
     let result = (|| -> Result<()> {
         let l = linux(serde_json::json!({
             "cgroupsPath": format!("/{}", unique("hugetlb")),
@@ -718,8 +760,259 @@ fn hugetlb_limits_land_where_the_host_has_hugetlb() -> Result<()> {
         eprintln!("hugetlb: {} = 4194304 ({where_})", dir.join(file).display());
         Ok(())
     })();
-    if let (Some(p), false, CgroupMode::Hybrid) = (&root_ctl, was_enabled, host.mode) {
-        fs::write(p, "-hugetlb")?;
-    }
     result
+}
+
+/// The first real disk (`vd*`, `sd*`, `nvme*`, `xvd*`) as `major:minor`.
+fn a_disk() -> Option<(i64, i64)> {
+    let mut names: Vec<String> = fs::read_dir("/sys/block")
+        .ok()?
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| ["vd", "sd", "nvme", "xvd"].iter().any(|p| n.starts_with(p)))
+        .collect();
+    names.sort();
+    let dev = fs::read_to_string(format!("/sys/block/{}/dev", names.first()?)).ok()?;
+    let (ma, mi) = dev.trim().split_once(':')?;
+    Some((ma.parse().ok()?, mi.parse().ok()?))
+}
+
+#[test]
+fn every_resource_this_host_supports_reaches_its_file() -> Result<()> {
+    let Some(host) = root_host("every") else {
+        return Ok(());
+    };
+    let disk = a_disk();
+    let mut r = serde_json::json!({
+        "memory": {"limit": 67108864, "reservation": 33554432, "swap": 134217728},
+        "cpu": {"shares": 512, "quota": 40000, "period": 80000, "burst": 10000, "idle": 0, "cpus": "0", "mems": "0"},
+        "pids": {"limit": 7},
+        "blockIO": {"weight": 300},
+        "hugepageLimits": [{"pageSize": "2MB", "limit": 8388608}]
+    });
+    // (hierarchy controller, file, expected content or a line it must contain)
+    let mut expect: Vec<(&str, String, String)> = Vec::new();
+    let mut e = |c: &'static str, f: &str, v: String| expect.push((c, f.to_string(), v));
+    if let Some((ma, mi)) = disk {
+        r["blockIO"]["throttleReadBpsDevice"] =
+            serde_json::json!([{"major": ma, "minor": mi, "rate": 1048576}]);
+        r["blockIO"]["throttleWriteBpsDevice"] =
+            serde_json::json!([{"major": ma, "minor": mi, "rate": 2097152}]);
+        r["blockIO"]["throttleReadIOPSDevice"] =
+            serde_json::json!([{"major": ma, "minor": mi, "rate": 100}]);
+        r["blockIO"]["throttleWriteIOPSDevice"] =
+            serde_json::json!([{"major": ma, "minor": mi, "rate": 200}]);
+    } else {
+        eprintln!("every: no disk in /sys/block, block io throttling is not exercised here");
+    }
+    if host.mode == CgroupMode::Unified {
+        r["unified"] = serde_json::json!({"memory.high": "50331648"});
+        e("memory", "memory.max", "67108864".into());
+        e("memory", "memory.low", "33554432".into());
+        e("memory", "memory.swap.max", "67108864".into());
+        e("memory", "memory.high", "50331648".into());
+        e(
+            "cpu",
+            "cpu.weight",
+            cgroups::cpu_shares_to_weight(512).to_string(),
+        );
+        e("cpu", "cpu.max", "40000 80000".into());
+        e("cpu", "cpu.max.burst", "10000".into());
+        e("cpu", "cpu.idle", "0".into());
+        e("cpu", "cpuset.cpus", "0".into());
+        e("cpu", "cpuset.mems", "0".into());
+        e("pids", "pids.max", "7".into());
+        e(
+            "io",
+            "io.weight",
+            format!("default {}", cgroups::blkio_weight_to_io_weight(300)),
+        );
+        e("hugetlb", "hugetlb.2MB.max", "8388608".into());
+        e("hugetlb", "hugetlb.2MB.rsvd.max", "8388608".into());
+        if let Some((ma, mi)) = disk {
+            e(
+                "io",
+                "io.max",
+                format!("{ma}:{mi} rbps=1048576 wbps=2097152 riops=100 wiops=200"),
+            );
+        }
+    } else {
+        r["memory"]["kernelTCP"] = serde_json::json!(16777216);
+        r["memory"]["swappiness"] = serde_json::json!(30);
+        r["memory"]["disableOOMKiller"] = serde_json::json!(false);
+        r["memory"]["useHierarchy"] = serde_json::json!(true);
+        r["cpu"]["realtimePeriod"] = serde_json::json!(500000);
+        r["cpu"]["realtimeRuntime"] = serde_json::json!(0);
+        e("memory", "memory.limit_in_bytes", "67108864".into());
+        e("memory", "memory.soft_limit_in_bytes", "33554432".into());
+        e("memory", "memory.memsw.limit_in_bytes", "134217728".into());
+        e(
+            "memory",
+            "memory.kmem.tcp.limit_in_bytes",
+            "16777216".into(),
+        );
+        e("memory", "memory.swappiness", "30".into());
+        e("memory", "memory.oom_control", "oom_kill_disable 0".into());
+        e("memory", "memory.use_hierarchy", "1".into());
+        e("cpu", "cpu.shares", "512".into());
+        e("cpu", "cpu.cfs_quota_us", "40000".into());
+        e("cpu", "cpu.cfs_period_us", "80000".into());
+        e("cpu", "cpu.cfs_burst_us", "10000".into());
+        e("cpu", "cpu.idle", "0".into());
+        e("cpu", "cpu.rt_period_us", "500000".into());
+        e("cpu", "cpu.rt_runtime_us", "0".into());
+        e("cpuset", "cpuset.cpus", "0".into());
+        e("cpuset", "cpuset.mems", "0".into());
+        e("pids", "pids.max", "7".into());
+        e("blkio", "blkio.bfq.weight", "300".into());
+        if let Some((ma, mi)) = disk {
+            e(
+                "blkio",
+                "blkio.throttle.read_bps_device",
+                format!("{ma}:{mi} 1048576"),
+            );
+            e(
+                "blkio",
+                "blkio.throttle.write_bps_device",
+                format!("{ma}:{mi} 2097152"),
+            );
+            e(
+                "blkio",
+                "blkio.throttle.read_iops_device",
+                format!("{ma}:{mi} 100"),
+            );
+            e(
+                "blkio",
+                "blkio.throttle.write_iops_device",
+                format!("{ma}:{mi} 200"),
+            );
+        }
+        e("hugetlb", "hugetlb.2MB.max", "8388608".into());
+    }
+    let _restore = HugetlbRestore::new(&host);
+    let result = (|| -> Result<()> {
+        let l = linux(
+            serde_json::json!({"cgroupsPath": format!("/{}", unique("every")), "resources": r}),
+        );
+        let fx = Fixture::create(&host, "every", &l)?;
+        let unified = fx
+            .cg()
+            .paths()
+            .find(|(h, _)| **h == Hierarchy::Unified)
+            .map(|(_, p)| p.to_path_buf());
+        for (c, file, want) in &expect {
+            let dir = if (host.mode == CgroupMode::Unified || *c == "hugetlb")
+                && host.v1_hierarchy(c).is_none()
+            {
+                unified.clone().context("cgroup2 dir")?
+            } else {
+                fx.dir(c)
+            };
+            let got = fs::read_to_string(dir.join(file))?;
+            assert!(
+                got.trim() == want || got.lines().any(|l| l.trim() == want),
+                "{file}: want {want:?}, got {got:?}"
+            );
+        }
+        eprintln!(
+            "every: {} files checked in mode {:?}",
+            expect.len(),
+            host.mode
+        );
+        Ok(())
+    })();
+    result
+}
+
+#[test]
+fn values_the_host_cannot_apply_are_errors_naming_the_field_and_leave_nothing() -> Result<()> {
+    let Some(host) = root_host("refused") else {
+        return Ok(());
+    };
+    let mut cases: Vec<(serde_json::Value, String)> = Vec::new();
+    if host.mode == CgroupMode::Unified {
+        for (r, field) in [
+            (
+                serde_json::json!({"memory": {"swappiness": 10}}),
+                "linux.resources.memory.swappiness",
+            ),
+            (
+                serde_json::json!({"memory": {"kernel": 1048576}}),
+                "linux.resources.memory.kernel",
+            ),
+            (
+                serde_json::json!({"cpu": {"realtimeRuntime": 1000}}),
+                "linux.resources.cpu.realtimeRuntime",
+            ),
+            (
+                serde_json::json!({"network": {"classID": 1}}),
+                "linux.resources.network.classID",
+            ),
+            (
+                serde_json::json!({"blockIO": {"leafWeight": 100}}),
+                "linux.resources.blockIO.leafWeight",
+            ),
+            (
+                serde_json::json!({"rdma": {"nosuchdev0": {"hcaHandles": 1}}}),
+                "linux.resources.rdma.nosuchdev0",
+            ),
+        ] {
+            cases.push((r, field.to_string()));
+        }
+    } else {
+        cases.push((
+            serde_json::json!({"unified": {"memory.high": "1G"}}),
+            "linux.resources.unified".into(),
+        ));
+        cases.push((
+            serde_json::json!({"blockIO": {"leafWeight": 100}}),
+            "linux.resources.blockIO.leafWeight".into(),
+        ));
+        if host.v1_hierarchy("net_cls").is_none() {
+            cases.push((
+                serde_json::json!({"network": {"classID": 1}}),
+                "linux.resources.network.classID".into(),
+            ));
+        }
+        if host.v1_hierarchy("rdma").is_none() {
+            cases.push((
+                serde_json::json!({"rdma": {"mlx5_0": {"hcaHandles": 1}}}),
+                "linux.resources.rdma.mlx5_0".into(),
+            ));
+        }
+        if host.kernel >= (6, 1) {
+            cases.push((
+                serde_json::json!({"memory": {"kernel": 1048576}}),
+                "linux.resources.memory.kernel".into(),
+            ));
+        }
+    }
+    for (i, (r, field)) in cases.iter().enumerate() {
+        let top = unique(&format!("refused{i}"));
+        let l = linux(serde_json::json!({"cgroupsPath": format!("/{top}/ctr"), "resources": r}));
+        let err = cgroups::plan(&host, "refused", Some(&l)).and_then(|p| {
+            Cgroup::create(&host, &p).map(|cg| {
+                let _ = cg.destroy();
+            })
+        });
+        let msg = match err {
+            Ok(()) => bail!("{r} was accepted"),
+            Err(e) => e.to_string(),
+        };
+        assert!(msg.starts_with(&format!("{field}: ")), "{msg}");
+        for m in host
+            .v1
+            .iter()
+            .map(|h| &h.mount_point)
+            .chain(host.unified.iter().map(|u| &u.mount_point))
+        {
+            assert!(
+                !m.join(&top).exists(),
+                "{} left after a failed create",
+                m.join(&top).display()
+            );
+        }
+        eprintln!("refused: {msg}");
+    }
+    Ok(())
 }

@@ -238,12 +238,8 @@ impl Cgroup {
     /// `cgroup.kill` where the kernel has it; otherwise the cgroup is frozen while the
     /// processes are listed and signalled, so none can fork away.
     pub fn kill_all(&self, signal: i32) -> Result<(), CgroupError> {
-        let sig =
-            nix::sys::signal::Signal::try_from(signal).map_err(|source| CgroupError::Signal {
-                pid: 0,
-                signal,
-                source,
-            })?;
+        let sig = nix::sys::signal::Signal::try_from(signal)
+            .map_err(|_| CgroupError::BadSignal { signal })?;
         if self.saved.mode == CgroupMode::Unified && sig == nix::sys::signal::Signal::SIGKILL {
             if let Some(dir) = self.dir(&Hierarchy::Unified) {
                 let kill = dir.join("cgroup.kill");
@@ -498,14 +494,13 @@ fn enable_controllers(
     let have = read_string(&leaf.join("cgroup.controllers"))?;
     for (c, field) in needed {
         if !have.split_whitespace().any(|h| h == c) {
-            let why = last_failure
-                .as_ref()
-                .map(|(what, e)| format!(" (writing {what}: {e})"))
-                .unwrap_or_default();
             return Err(CgroupError::ControllerNotEnabled {
                 field: field.clone(),
-                controller: format!("{c}{why}"),
+                controller: c.clone(),
                 dir: leaf.to_path_buf(),
+                reason: last_failure
+                    .as_ref()
+                    .map(|(what, e)| format!("writing {what}: {e}")),
             });
         }
     }

@@ -90,12 +90,17 @@ pub enum CgroupError {
         dir: PathBuf,
     },
 
-    #[error("{field}: controller {controller} is not enabled in {}", dir.display())]
+    #[error("{field}: controller {controller} is not enabled in {}{}", dir.display(), reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default())]
     ControllerNotEnabled {
         field: String,
         controller: String,
         dir: PathBuf,
+        /// The last failed attempt to enable a controller on the way down, if any.
+        reason: Option<String>,
     },
+
+    #[error("{signal} is not a signal number")]
+    BadSignal { signal: i32 },
 
     #[error("creating cgroup {}", path.display())]
     Mkdir {

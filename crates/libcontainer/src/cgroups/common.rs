@@ -1,6 +1,6 @@
 //! Validation shared by the v1 and v2 planners. Every error names the JSON field.
 
-use oci_spec::runtime::{LinuxCpu, LinuxHugepageLimit, LinuxThrottleDevice};
+use oci_spec::runtime::{LinuxCpu, LinuxHugepageLimit, LinuxResources, LinuxThrottleDevice};
 
 use super::host::{hugepage_size_name, CgroupHost};
 use super::plan::{Op, Target, Write};
@@ -36,6 +36,37 @@ impl Writes {
             },
         );
     }
+}
+
+/// runc's configuration has no "absent", so it treats 0 as "not set" for these fields and
+/// writes nothing; minke does the same so that it accepts what runc accepts. (`pids.limit` is
+/// not among them: 0 is a real limit in runtime-spec 1.3.)
+pub(crate) fn zero_means_unset(r: &LinuxResources) -> LinuxResources {
+    let mut r = r.clone();
+    let i = |v: Option<i64>| v.filter(|v| *v != 0);
+    let u = |v: Option<u64>| v.filter(|v| *v != 0);
+    if let Some(mut m) = *r.memory() {
+        m.set_limit(i(m.limit()));
+        m.set_swap(i(m.swap()));
+        m.set_reservation(i(m.reservation()));
+        m.set_kernel(i(m.kernel()));
+        m.set_kernel_tcp(i(m.kernel_tcp()));
+        r.set_memory(Some(m));
+    }
+    if let Some(mut c) = r.cpu().clone() {
+        c.set_shares(u(c.shares()));
+        c.set_quota(i(c.quota()));
+        c.set_period(u(c.period()));
+        c.set_realtime_runtime(i(c.realtime_runtime()));
+        c.set_realtime_period(u(c.realtime_period()));
+        r.set_cpu(Some(c));
+    }
+    if let Some(mut b) = r.block_io().clone() {
+        b.set_weight(b.weight().filter(|w| *w != 0));
+        b.set_leaf_weight(b.leaf_weight().filter(|w| *w != 0));
+        r.set_block_io(Some(b));
+    }
+    r
 }
 
 /// A byte limit: `-1` (unlimited) or positive.
@@ -297,6 +328,29 @@ mod tests {
         );
         assert!(hugepage_size(&host, "f", &l("2M")).is_err());
         assert!(hugepage_size(&host, "f", &l("xMB")).is_err());
+    }
+
+    #[test]
+    fn zero_is_unset_like_runc_except_pids() {
+        let r: LinuxResources = serde_json::from_str(
+            r#"{"memory": {"limit": 0, "swap": 0, "reservation": 0, "swappiness": 0},
+                "cpu": {"shares": 0, "quota": 0, "period": 0, "burst": 0, "idle": 0},
+                "blockIO": {"weight": 0}, "pids": {"limit": 0}}"#,
+        )
+        .unwrap();
+        let z = zero_means_unset(&r);
+        let m = z.memory().unwrap();
+        assert_eq!(
+            (m.limit(), m.swap(), m.reservation(), m.swappiness()),
+            (None, None, None, Some(0))
+        );
+        let c = z.cpu().as_ref().unwrap();
+        assert_eq!(
+            (c.shares(), c.quota(), c.period(), c.burst(), c.idle()),
+            (None, None, None, Some(0), Some(0))
+        );
+        assert_eq!(z.block_io().as_ref().unwrap().weight(), None);
+        assert_eq!(z.pids().unwrap().limit(), 0);
     }
 
     #[test]

@@ -220,6 +220,7 @@ pub(crate) fn plan_writes(
     resources: &LinuxResources,
     update: bool,
 ) -> Result<Vec<Write>, CgroupError> {
+    let resources = &super::common::zero_means_unset(resources);
     let writes = if host.mode.is_v1() {
         v1::writes(host, resources, update)?
     } else {

@@ -558,10 +558,15 @@ mod tests {
             e.to_string(),
             "linux.resources.memory.swappiness: 101 is out of range (0 to 100)"
         );
-        let e = writes(&host, &res(r#"{"memory": {"limit": 0}}"#), false).unwrap_err();
+        let e = writes(&host, &res(r#"{"memory": {"limit": -2}}"#), false).unwrap_err();
         assert!(e
             .to_string()
-            .starts_with("linux.resources.memory.limit: 0 is not a limit"));
+            .starts_with("linux.resources.memory.limit: -2 is not a limit"));
+        // 0 means "not set", as in runc
+        let w =
+            crate::cgroups::plan::plan_writes(&host, &res(r#"{"memory": {"limit": 0}}"#), false)
+                .unwrap();
+        assert!(w.is_empty());
 
         let mut noswap = host.clone();
         noswap

@@ -1016,3 +1016,47 @@ fn values_the_host_cannot_apply_are_errors_naming_the_field_and_leave_nothing() 
     }
     Ok(())
 }
+
+#[test]
+fn kill_all_keeps_a_paused_container_paused_except_for_sigkill() -> Result<()> {
+    let Some(host) = root_host("paused") else {
+        return Ok(());
+    };
+    let l = linux(serde_json::json!({"cgroupsPath": format!("/{}", unique("paused"))}));
+    let mut fx = Fixture::create(&host, "paused", &l)?;
+    let i = fx.run("sleep 1000 & wait")?;
+    poll("two processes", || {
+        Ok((fx.cg().pids()?.len() == 2).then_some(()))
+    })?;
+    fx.cg().freeze()?;
+    fx.cg().kill_all(libc::SIGTERM)?;
+    if host.mode == CgroupMode::Unified {
+        // The v2 freezer lets fatal signals through: the processes die, the cgroup stays frozen.
+        poll("the cgroup to empty", || {
+            Ok(fx.cg().pids()?.is_empty().then_some(()))
+        })?;
+        poll("the empty cgroup to report frozen", || {
+            Ok((fx.cg().freezer_state()? == FreezerState::Frozen).then_some(()))
+        })?;
+        eprintln!("paused: v2 delivered SIGTERM to frozen tasks; the cgroup stayed frozen");
+    } else {
+        assert_eq!(
+            fx.cg().freezer_state()?,
+            FreezerState::Frozen,
+            "SIGTERM must not resume a paused container"
+        );
+        assert_eq!(
+            fx.cg().pids()?.len(),
+            2,
+            "frozen processes cannot act on SIGTERM yet"
+        );
+        eprintln!("paused: v1 kept SIGTERM pending in frozen tasks; the cgroup stayed frozen");
+    }
+    fx.cg().kill_all(libc::SIGKILL)?;
+    poll("the cgroup to empty", || {
+        Ok(fx.cg().pids()?.is_empty().then_some(()))
+    })?;
+    let (_, status) = fx.finish(i)?;
+    assert!(!status.success());
+    Ok(())
+}

@@ -236,7 +236,8 @@ impl Cgroup {
 
     /// Sends `signal` to every process in the cgroup (`kill --all`). On v2 SIGKILL uses
     /// `cgroup.kill` where the kernel has it; otherwise the cgroup is frozen while the
-    /// processes are listed and signalled, so none can fork away.
+    /// processes are listed and signalled, so none can fork away, and thawed afterwards
+    /// unless it was paused before (SIGKILL always thaws, so the processes can die).
     pub fn kill_all(&self, signal: i32) -> Result<(), CgroupError> {
         let sig = nix::sys::signal::Signal::try_from(signal)
             .map_err(|_| CgroupError::BadSignal { signal })?;
@@ -253,6 +254,9 @@ impl Cgroup {
                 }
             }
         }
+        // A paused container stays paused unless the signal is SIGKILL, which frozen tasks
+        // can only act on once thawed.
+        let was_paused = self.freezer_state().ok() == Some(FreezerState::Frozen);
         let frozen = match self.freeze() {
             Ok(()) => true,
             Err(e) => {
@@ -279,7 +283,7 @@ impl Cgroup {
             }
             Err(e) => result = Err(e),
         }
-        if frozen {
+        if frozen && (!was_paused || sig == nix::sys::signal::Signal::SIGKILL) {
             self.thaw()?;
         }
         result

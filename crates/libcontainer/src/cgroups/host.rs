@@ -63,6 +63,53 @@ pub struct UnifiedHierarchy {
     pub controllers: BTreeSet<String>,
     /// Interface files present at the mount point.
     pub files: BTreeSet<String>,
+    /// Controllers enabled in a non-root cgroup probed for interface files (this process's own
+    /// cgroup, else the first child of the mount point). The root cgroup lacks most files, so
+    /// this is how the kernel's features (cpu.idle, cpu.max.burst, memory.swap.max, ...) are
+    /// seen; empty when there was no such cgroup.
+    pub probe_controllers: BTreeSet<String>,
+    /// Interface files of that probed cgroup.
+    pub probe_files: BTreeSet<String>,
+}
+
+impl UnifiedHierarchy {
+    /// Whether the probe shows that the kernel lacks `file` of `controller` (false when the
+    /// probe cannot tell).
+    pub fn lacks(&self, controller: &str, file: &str) -> bool {
+        self.probe_controllers.contains(controller) && !self.probe_files.contains(file)
+    }
+}
+
+/// A non-root cgroup below `mount_point` with controllers enabled: `own` if it is one, else
+/// the first child directory.
+fn probe_dir(mount_point: &Path, mount_root: &str, own: &str) -> Option<PathBuf> {
+    let controllers = |d: &Path| {
+        fs::read_to_string(d.join("cgroup.controllers"))
+            .map(|s| {
+                s.split_whitespace()
+                    .map(str::to_string)
+                    .collect::<BTreeSet<String>>()
+            })
+            .unwrap_or_default()
+    };
+    let own_rel = own
+        .strip_prefix(mount_root)
+        .unwrap_or("")
+        .trim_start_matches('/');
+    if !own_rel.is_empty() {
+        let d = mount_point.join(own_rel);
+        if !controllers(&d).is_empty() {
+            return Some(d);
+        }
+    }
+    let mut children: Vec<PathBuf> = fs::read_dir(mount_point)
+        .ok()?
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .map(|e| e.path())
+        .collect();
+    children.sort();
+    children.into_iter().find(|d| !controllers(d).is_empty())
 }
 
 /// What [`detect`] found.
@@ -151,12 +198,24 @@ pub fn detect_at(
                     .map(|s| s.split_whitespace().map(str::to_string).collect())
                     .unwrap_or_default();
                 let files = list_files(&mount_point);
+                let (probe_controllers, probe_files) =
+                    match probe_dir(&mount_point, &m.root, &own_cgroup) {
+                        Some(d) => (
+                            fs::read_to_string(d.join("cgroup.controllers"))
+                                .map(|s| s.split_whitespace().map(str::to_string).collect())
+                                .unwrap_or_default(),
+                            list_files(&d),
+                        ),
+                        None => (BTreeSet::new(), BTreeSet::new()),
+                    };
                 unified = Some(UnifiedHierarchy {
                     mount_point,
                     mount_root: m.root.clone(),
                     own_cgroup,
                     controllers,
                     files,
+                    probe_controllers,
+                    probe_files,
                 });
             }
             _ => {}
@@ -467,6 +526,33 @@ mod tests {
 
         let err = detect_at("1 0 0:1 / / rw - ext4 /dev/vda rw\n", "", tmp.path()).unwrap_err();
         assert!(err.to_string().contains("no usable cgroup filesystem"));
+    }
+
+    #[test]
+    fn v2_features_are_probed_in_a_non_root_cgroup() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("sys/fs/cgroup");
+        fs::create_dir_all(root.join("user.slice/s.scope")).unwrap();
+        fs::write(root.join("cgroup.controllers"), "cpu memory pids\n").unwrap();
+        fs::write(
+            root.join("user.slice/s.scope/cgroup.controllers"),
+            "cpu memory\n",
+        )
+        .unwrap();
+        fs::write(root.join("user.slice/s.scope/cpu.max"), "max 100000\n").unwrap();
+        let v2 = "30 23 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n";
+        let host = detect_at(v2, "0::/user.slice/s.scope\n", tmp.path()).unwrap();
+        let u = host.unified.unwrap();
+        assert!(u.lacks("cpu", "cpu.idle"));
+        assert!(!u.lacks("cpu", "cpu.max"));
+        assert!(
+            !u.lacks("pids", "pids.max"),
+            "pids is not enabled there: unknown"
+        );
+        // No non-root cgroup with controllers: nothing is known to be missing.
+        let empty = tempfile::tempdir().unwrap();
+        let host = detect_at(v2, "0::/\n", empty.path()).unwrap();
+        assert!(!host.unified.unwrap().lacks("cpu", "cpu.idle"));
     }
 
     #[test]

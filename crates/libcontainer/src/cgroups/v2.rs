@@ -57,6 +57,26 @@ fn max_or(v: i64) -> String {
     }
 }
 
+/// An error if the host's probe shows the kernel lacks `file` (checked again when writing).
+fn need_file(
+    host: &CgroupHost,
+    field: &str,
+    controller: &str,
+    file: &str,
+) -> Result<(), CgroupError> {
+    if host
+        .unified
+        .as_ref()
+        .is_some_and(|u| u.lacks(controller, file))
+    {
+        return Err(CgroupError::invalid(
+            field,
+            format!("not supported by this kernel ({file} does not exist in cgroups with the {controller} controller)"),
+        ));
+    }
+    Ok(())
+}
+
 fn unsupported(field: String, why: &str) -> CgroupError {
     CgroupError::invalid(field, format!("not supported on cgroup v2 ({why})"))
 }
@@ -103,6 +123,9 @@ pub(crate) fn writes(
             } else {
                 f("limit")
             };
+            if v != "max" && v != "0" {
+                need_file(host, &field, "memory", "memory.swap.max")?;
+            }
             let op = if v == "max" || v == "0" {
                 Op::SetIfPresent {
                     file: "memory.swap.max".into(),
@@ -183,6 +206,7 @@ pub(crate) fn writes(
             );
         }
         if let Some(b) = c.burst() {
+            need_file(host, &f("burst"), "cpu", "cpu.max.burst")?;
             w.set(f("burst"), uni("cpu"), "cpu.max.burst", b.to_string());
         }
         if c.realtime_runtime().is_some() {
@@ -198,6 +222,7 @@ pub(crate) fn writes(
             ));
         }
         if let Some(i) = c.idle() {
+            need_file(host, &f("idle"), "cpu", "cpu.idle")?;
             w.set(f("idle"), uni("cpu"), "cpu.idle", i.to_string());
         }
         if let Some(s) = common::id_list(&f("cpus"), c.cpus().as_ref())? {
@@ -619,6 +644,36 @@ mod tests {
             e.to_string(),
             "linux.resources.unified[\"foo.bar\"]: the foo controller is not available in the cgroup2 hierarchy of this host"
         );
+    }
+
+    #[test]
+    fn features_the_probe_shows_missing_are_refused_early() {
+        let mut host = v2_host();
+        let u = host.unified.as_mut().unwrap();
+        u.probe_controllers = ["cpu", "memory"].iter().map(|s| s.to_string()).collect();
+        u.probe_files = ["cpu.max", "memory.max"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        for (json, field) in [
+            (r#"{"cpu": {"idle": 1}}"#, "linux.resources.cpu.idle"),
+            (
+                r#"{"cpu": {"quota": 5000, "burst": 1000}}"#,
+                "linux.resources.cpu.burst",
+            ),
+            (
+                r#"{"memory": {"limit": 1000, "swap": 3000}}"#,
+                "linux.resources.memory.swap",
+            ),
+        ] {
+            let e = writes(&host, &res(json), false).unwrap_err().to_string();
+            assert!(
+                e.starts_with(&format!("{field}: not supported by this kernel (")),
+                "{e}"
+            );
+        }
+        // "max" needs no swap accounting
+        writes(&host, &res(r#"{"memory": {"limit": -1}}"#), false).unwrap();
     }
 
     #[test]

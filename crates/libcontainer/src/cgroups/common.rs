@@ -69,6 +69,30 @@ pub(crate) fn zero_means_unset(r: &LinuxResources) -> LinuxResources {
     r
 }
 
+/// `cpu.cpus`/`cpu.mems` and `pids.limit`: the same files on v1 and v2.
+pub(crate) fn cpuset_and_pids(
+    w: &mut Writes,
+    r: &LinuxResources,
+    cpuset: Target,
+    pids: Target,
+) -> Result<(), CgroupError> {
+    if let Some(c) = r.cpu() {
+        let f = |n: &str| format!("{R}.cpu.{n}");
+        if let Some(s) = id_list(&f("cpus"), c.cpus().as_ref())? {
+            w.set(f("cpus"), cpuset.clone(), "cpuset.cpus", s);
+        }
+        if let Some(s) = id_list(&f("mems"), c.mems().as_ref())? {
+            w.set(f("mems"), cpuset, "cpuset.mems", s);
+        }
+    }
+    if let Some(p) = r.pids() {
+        let field = format!("{R}.pids.limit");
+        let v = pids_max(&field, p.limit())?;
+        w.set(field, pids, "pids.max", v);
+    }
+    Ok(())
+}
+
 /// A byte limit: `-1` (unlimited) or positive.
 pub(crate) fn byte_limit(field: &str, v: i64) -> Result<i64, CgroupError> {
     if v == -1 || v > 0 {

@@ -240,19 +240,8 @@ pub(crate) fn writes(
             }
             w.set(f("idle"), ctl("cpu"), "cpu.idle", i.to_string());
         }
-        if let Some(s) = common::id_list(&f("cpus"), c.cpus().as_ref())? {
-            w.set(f("cpus"), ctl("cpuset"), "cpuset.cpus", s);
-        }
-        if let Some(s) = common::id_list(&f("mems"), c.mems().as_ref())? {
-            w.set(f("mems"), ctl("cpuset"), "cpuset.mems", s);
-        }
     }
-
-    if let Some(p) = r.pids() {
-        let field = format!("{R}.pids.limit");
-        let v = common::pids_max(&field, p.limit())?;
-        w.set(field, ctl("pids"), "pids.max", v);
-    }
+    common::cpuset_and_pids(&mut w, r, ctl("cpuset"), ctl("pids"))?;
 
     if let Some(b) = r.block_io() {
         let f = |n: &str| format!("{R}.blockIO.{n}");

@@ -225,19 +225,8 @@ pub(crate) fn writes(
             need_file(host, &f("idle"), "cpu", "cpu.idle")?;
             w.set(f("idle"), uni("cpu"), "cpu.idle", i.to_string());
         }
-        if let Some(s) = common::id_list(&f("cpus"), c.cpus().as_ref())? {
-            w.set(f("cpus"), uni("cpuset"), "cpuset.cpus", s);
-        }
-        if let Some(s) = common::id_list(&f("mems"), c.mems().as_ref())? {
-            w.set(f("mems"), uni("cpuset"), "cpuset.mems", s);
-        }
     }
-
-    if let Some(p) = r.pids() {
-        let field = format!("{R}.pids.limit");
-        let v = common::pids_max(&field, p.limit())?;
-        w.set(field, uni("pids"), "pids.max", v);
-    }
+    common::cpuset_and_pids(&mut w, r, uni("cpuset"), uni("pids"))?;
 
     if let Some(b) = r.block_io() {
         let f = |n: &str| format!("{R}.blockIO.{n}");

@@ -4,6 +4,7 @@
 //!
 //! Everything above this module is `#![deny(unsafe_code)]`.
 
+pub mod bpf;
 pub mod seccomp;
 
 use std::ffi::CStr;

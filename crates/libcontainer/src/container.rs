@@ -16,6 +16,9 @@ use nix::unistd::Pid;
 use serde::{Deserialize, Serialize};
 
 use crate::capabilities;
+use crate::cgroups::{
+    self, Cgroup, CgroupError, CgroupHost, CgroupMode, FreezerState, Hierarchy, SavedCgroup,
+};
 use crate::hooks::{self, HookKind};
 use crate::plan::{self, CreateOptions, Plan};
 use crate::proc;
@@ -83,6 +86,14 @@ pub enum Error {
     StopTimeout,
     #[error("talking to the container's init")]
     Channel(#[from] crate::process::ChannelError),
+    #[error(transparent)]
+    Cgroup(#[from] CgroupError),
+    #[error(transparent)]
+    Seccomp(#[from] crate::seccomp::SeccompError),
+    #[error("corrupt cgroup record in the state file")]
+    CgroupRecord(#[source] serde_json::Error),
+    #[error("container {0} is paused, resume it first")]
+    Paused(String),
 }
 
 type Result<T, E = Error> = std::result::Result<T, E>;
@@ -167,7 +178,21 @@ impl Runtime {
     pub fn status(&self, st: &ContainerState) -> Status {
         let init = liveness(&self.proc_root, st.pid, st.pid_start_time);
         let creator = liveness(&self.proc_root, st.creator_pid, st.creator_start_time);
-        derive_status(st.phase, init, creator, false)
+        let frozen = init == Liveness::Alive
+            && self
+                .cgroup(st)
+                .ok()
+                .flatten()
+                .is_some_and(|cg| cg.freezer_state().ok() == Some(FreezerState::Frozen));
+        derive_status(st.phase, init, creator, frozen)
+    }
+
+    /// The container's cgroup handle, if it has one.
+    pub fn cgroup(&self, st: &ContainerState) -> Result<Option<Cgroup>> {
+        let Some(v) = &st.cgroup else { return Ok(None) };
+        let saved: SavedCgroup = serde_json::from_value(v.clone()).map_err(Error::CgroupRecord)?;
+        let host = cgroups::detect()?;
+        Ok(Some(Cgroup::load(&host, &saved)?))
     }
 
     fn report(&self, st: &ContainerState, owner: String) -> StateReport {
@@ -237,6 +262,12 @@ impl Runtime {
         spec::validate(&loaded.spec)?;
         let plan = plan::build(&req.id, &bundle, &loaded.spec, req.options.clone())?;
         check_host(&plan)?;
+        let seccomp = match &plan.seccomp {
+            Some(sc) => Some(crate::seccomp::compile(sc)?),
+            None => None,
+        };
+        let cg_host = cgroups::detect()?;
+        let cg_plan = cgroups::plan(&cg_host, &req.id, loaded.spec.linux().as_ref())?;
         let rootfs_md = std::fs::metadata(&plan.rootfs).map_err(|e| Error::Rootfs {
             path: plan.rootfs.clone(),
             msg: io_msg(&e),
@@ -269,6 +300,7 @@ impl Runtime {
         let mut cleanup = Cleanup {
             rt: self,
             id: req.id.clone(),
+            cgroup: None,
             armed: true,
         };
         let me = proc::stat(&self.proc_root, std::process::id() as i32).map_err(|e| Error::Io {
@@ -296,6 +328,9 @@ impl Runtime {
         self.store.save(&st)?;
         let dir = self.store.dir(&req.id);
         std::fs::write(dir.join(CONFIG_COPY), &loaded.raw).map_err(io_err("saving config.json"))?;
+        let cg: &Cgroup = cleanup.cgroup.insert(Cgroup::create(&cg_host, &cg_plan)?);
+        st.cgroup = Some(serde_json::to_value(cg.saved()).expect("cgroup record serialises"));
+        self.store.save(&st)?;
 
         let listener = listen_start_socket(&dir)?;
         let console = match (&plan.process.terminal, &plan.options.console_socket) {
@@ -307,17 +342,21 @@ impl Runtime {
             }
             (false, _) => None,
         };
-        let mut host = Host { st: &st };
+        let mut host = Host {
+            st: &st,
+            cgroup: cg,
+        };
         let spawned = parent::spawn(
             SpawnArgs {
                 plan: &plan,
                 listener,
                 console,
                 keep: req.keep_fds.clone(),
-                cgroup_mounts: CgroupMountInfo::default(),
+                cgroup_mounts: cgroup_mount_info(&cg_host, &cg),
                 caps,
                 last_cap,
-                clone_into: None,
+                clone_into: cg.clone_into_fd(),
+                seccomp,
             },
             &mut host,
         );
@@ -386,11 +425,11 @@ impl Runtime {
             match chan.recv_with_fds()? {
                 None => break,
                 Some((InitReply::Executing, _)) => executing = true,
-                Some((InitReply::SeccompFd, _fds)) => {
-                    return Err(Error::Unsupported(
-                        "linux.seccomp: notify listeners are not supported by this build yet"
-                            .into(),
-                    ))
+                Some((InitReply::SeccompFd, fds)) => {
+                    if let Err(e) = self.send_seccomp_fd(&st, fds) {
+                        let _ = self.signal(&st, libc::SIGKILL);
+                        return Err(e);
+                    }
                 }
                 Some((InitReply::Failed(chain), _)) => return Err(Error::Start(chain)),
             }
@@ -407,6 +446,35 @@ impl Runtime {
             let _ = self.signal(&st, libc::SIGKILL);
             return Err(e.into());
         }
+        Ok(())
+    }
+
+    /// Pass the init's seccomp notify fd to `linux.seccomp.listenerPath` with the state.
+    fn send_seccomp_fd(&self, st: &ContainerState, fds: Vec<OwnedFd>) -> Result<()> {
+        let fd = fds.into_iter().next().ok_or_else(|| {
+            Error::Unsupported("linux.seccomp: the init sent no notify fd".into())
+        })?;
+        let loaded = spec::load_copy(&self.store.dir(&st.id).join(CONFIG_COPY))?;
+        let sc = loaded
+            .linux()
+            .as_ref()
+            .and_then(|l| l.seccomp().clone())
+            .ok_or_else(|| {
+                Error::Unsupported("linux.seccomp: missing in the saved config".into())
+            })?;
+        let path = sc.listener_path().clone().ok_or_else(|| {
+            Error::Unsupported("linux.seccomp.listenerPath: required by SCMP_ACT_NOTIFY".into())
+        })?;
+        let mut state = oci_spec::runtime::State::default();
+        state
+            .set_version(OCI_VERSION.to_string())
+            .set_id(st.id.clone())
+            .set_status(oci_spec::runtime::ContainerState::Creating)
+            .set_pid(Some(st.pid))
+            .set_bundle(st.bundle.clone())
+            .set_annotations(Some(st.annotations.clone().into_iter().collect()));
+        let msg = crate::seccomp::process_state(&state, st.pid, sc.listener_metadata().as_deref());
+        crate::seccomp::send_to_listener(&path, &msg, fd.as_fd())?;
         Ok(())
     }
 
@@ -435,6 +503,9 @@ impl Runtime {
             _ => return Err(Error::NotRunning),
         }
         if all {
+            if let Some(cg) = self.cgroup(&st)? {
+                return Ok(cg.kill_all(signal)?);
+            }
             for pid in self.container_pids(&st)? {
                 if pid == st.pid {
                     continue;
@@ -510,8 +581,11 @@ impl Runtime {
         }
         let _ = sys::pidfd_send_signal(pidfd.as_fd(), libc::SIGKILL);
         // Every other process of the container dies with its pid-namespace init; without a pid
-        // namespace, signal them one by one.
-        if st.private_namespaces & libc::CLONE_NEWPID == 0 {
+        // namespace, signal them through the cgroup (which also thaws a paused container so
+        // the signal can act), or one by one.
+        if let Some(cg) = self.cgroup(st)? {
+            cg.kill_all(libc::SIGKILL)?;
+        } else if st.private_namespaces & libc::CLONE_NEWPID == 0 {
             for pid in self.container_pids(st)? {
                 let _ =
                     nix::sys::signal::kill(Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
@@ -523,8 +597,22 @@ impl Runtime {
         Ok(())
     }
 
-    /// Undo create: state directory (and cgroup), then poststop hooks (failures only warn).
+    /// Undo create: cgroup, state directory, then poststop hooks (failures only warn).
     fn destroy(&self, st: &ContainerState) {
+        match self.cgroup(st) {
+            Ok(Some(cg)) => {
+                // Processes left in a cgroup this container made (no pid namespace) go too.
+                let saved = cg.saved();
+                if saved.dirs.iter().all(|d| d.created.last() == Some(&d.path)) {
+                    let _ = cg.kill_all(libc::SIGKILL);
+                }
+                if let Err(e) = cg.destroy() {
+                    log::warn!("{e}");
+                }
+            }
+            Ok(None) => {}
+            Err(e) => log::warn!("{e}"),
+        }
         if let Err(e) = self.store.remove(&st.id) {
             log::warn!("{e}");
         }
@@ -574,13 +662,15 @@ pub fn wait_pidfd(pidfd: &OwnedFd, limit: Duration) -> bool {
 
 struct Host<'a> {
     st: &'a ContainerState,
+    cgroup: &'a Cgroup,
 }
 
 impl CreateHost for Host<'_> {
     fn place_in_cgroup(
         &mut self,
-        _pid: Pid,
+        pid: Pid,
     ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        self.cgroup.add_process(pid.as_raw())?;
         Ok(())
     }
     fn hook_state(&self, pid: Pid) -> String {
@@ -588,19 +678,65 @@ impl CreateHost for Host<'_> {
     }
 }
 
-/// Removes the state directory of a failed create.
+/// Removes the cgroup and the state directory of a failed create.
 struct Cleanup<'a> {
     rt: &'a Runtime,
     id: String,
+    cgroup: Option<Cgroup>,
     armed: bool,
 }
 
 impl Drop for Cleanup<'_> {
     fn drop(&mut self) {
         if self.armed {
+            if let Some(cg) = &self.cgroup {
+                // The init (if any) was killed by the spawn guard; processes it may have
+                // forked die with it (pid namespace) or here.
+                let _ = cg.kill_all(libc::SIGKILL);
+                if let Err(e) = cg.destroy() {
+                    log::warn!("removing the cgroup of a failed create: {e}");
+                }
+            }
             let _ = self.rt.store.remove(&self.id);
         }
     }
+}
+
+/// How the container's `cgroup` mounts are laid out: which host directory to bind for each
+/// hierarchy (without a cgroup namespace), or which hierarchies to mount (with one).
+fn cgroup_mount_info(host: &CgroupHost, cg: &Cgroup) -> CgroupMountInfo {
+    let mut info = CgroupMountInfo {
+        unified: host.mode == CgroupMode::Unified,
+        ..Default::default()
+    };
+    if info.unified {
+        if let Some((_, p)) = cg.paths().find(|(h, _)| **h == Hierarchy::Unified) {
+            info.binds.push((String::new(), p.to_path_buf()));
+        }
+        return info;
+    }
+    for h in &host.v1 {
+        let Some(name) = h
+            .mount_point
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+        else {
+            continue;
+        };
+        let want = Hierarchy::V1 {
+            controllers: h.controllers.clone(),
+        };
+        if let Some((_, p)) = cg.paths().find(|(hh, _)| **hh == want) {
+            info.binds.push((name.clone(), p.to_path_buf()));
+        }
+        let opts = if h.controllers.iter().any(|c| c.starts_with("name=")) {
+            format!("none,{}", h.controllers.join(","))
+        } else {
+            h.controllers.join(",")
+        };
+        info.v1_hierarchies.push((name, opts));
+    }
+    info
 }
 
 fn private_ns_flags(plan: &Plan) -> i32 {

@@ -35,6 +35,8 @@ pub struct ChildArgs<'a> {
     pub cgroup_mounts: CgroupMountInfo,
     pub caps: CapMasks,
     pub last_cap: u8,
+    /// The compiled seccomp filter, installed just before execve (taken once).
+    pub seccomp: std::cell::Cell<Option<crate::seccomp::Filter>>,
 }
 
 /// Why the container's init could not be set up or started.
@@ -114,6 +116,8 @@ pub enum InitError {
     NoNewPrivs(#[source] Errno),
     #[error("waiting for start on the init socket")]
     Accept(#[source] Errno),
+    #[error(transparent)]
+    Seccomp(#[from] crate::seccomp::SeccompError),
     #[error("{0}")]
     Other(String),
 }
@@ -564,6 +568,22 @@ fn start(
         &state_with_own_pid(state),
     )?;
 
+    let filter = a.seccomp.take();
+    let args: Vec<CString> = p
+        .args
+        .iter()
+        .filter_map(|s| CString::new(s.as_bytes()).ok())
+        .collect();
+    chan.send(&InitReply::Executing)?;
+    // Without no_new_privs the kernel only takes a filter from a task with CAP_SYS_ADMIN: then
+    // it goes in before privileges are dropped (as runc does), and the rest of the setup runs
+    // under it; with no_new_privs it goes in last, right before execve.
+    let mut filter = filter;
+    if !p.no_new_privileges {
+        if let Some(f) = filter.take() {
+            install_seccomp(f, chan)?;
+        }
+    }
     if p.caps_given {
         capabilities::drop_bounding(&a.caps, a.last_cap)?;
     }
@@ -578,22 +598,27 @@ fn start(
     if p.no_new_privileges {
         nix::sys::prctl::set_no_new_privs().map_err(InitError::NoNewPrivs)?;
     }
-    if plan.seccomp.is_some() {
-        return Err(InitError::Other(
-            "linux.seccomp: seccomp filters are not supported by this build yet".into(),
-        ));
+    if let Some(f) = filter {
+        install_seccomp(f, chan)?;
     }
-    chan.send(&InitReply::Executing)?;
-    let args: Vec<CString> = p
-        .args
-        .iter()
-        .filter_map(|s| CString::new(s.as_bytes()).ok())
-        .collect();
     let err = nix::unistd::execve(exe, &args, env).unwrap_err();
     Err(InitError::Exec {
         arg0: p.args[0].clone(),
         msg: err.desc().to_lowercase(),
     })
+}
+
+/// Load the filter; a notify fd goes to `start` (in the runtime's namespaces), which passes it
+/// to linux.seccomp.listenerPath.
+fn install_seccomp(
+    filter: crate::seccomp::Filter,
+    chan: &Channel<InitReply, StartMsg>,
+) -> Result<()> {
+    let notify = filter.install()?;
+    if let Some(fd) = notify {
+        chan.send_with_fds(&InitReply::SeccompFd, &[fd.as_fd()])?;
+    }
+    Ok(())
 }
 
 /// setgroups, setgid, setuid — keeping the permitted capabilities across the uid change so

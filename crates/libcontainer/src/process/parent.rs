@@ -55,6 +55,7 @@ pub struct SpawnArgs<'a> {
     pub last_cap: u8,
     /// cgroup v2 directory to clone straight into (CLONE_INTO_CGROUP).
     pub clone_into: Option<std::os::fd::BorrowedFd<'a>>,
+    pub seccomp: Option<crate::seccomp::Filter>,
 }
 
 /// Callbacks into the runtime during create.
@@ -139,6 +140,7 @@ pub fn spawn(args: SpawnArgs<'_>, host: &mut dyn CreateHost) -> Result<Spawned, 
                 cgroup_mounts: args.cgroup_mounts,
                 caps: args.caps,
                 last_cap: args.last_cap,
+                seccomp: std::cell::Cell::new(args.seccomp),
             })
         }
         Forked::Parent(pid) => pid,

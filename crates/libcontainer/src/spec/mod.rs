@@ -58,6 +58,15 @@ pub fn load(bundle: &Path) -> Result<Loaded, SpecError> {
     })
 }
 
+/// Read the copy of config.json kept in a container's state directory.
+pub fn load_copy(path: &Path) -> Result<Spec, SpecError> {
+    let bytes = std::fs::read(path).map_err(|source| SpecError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse(&bytes)
+}
+
 /// Parse config.json bytes into a [`Spec`] (no semantic validation beyond types and required
 /// fields; see [`validate`]).
 pub fn parse(bytes: &[u8]) -> Result<Spec, SpecError> {

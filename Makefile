@@ -1,7 +1,11 @@
 # minke — common entry points. `make test` is what CI runs (see .ci/run).
 CARGO ?= cargo
+MINKE_RELEASE := target/release/minke
+# ../shared beside the project's root (dev and CI machines); override with VM_RUN=...
+VM_RUN ?= $(firstword $(wildcard ../shared/vm/vm-run.sh ../../shared/vm/vm-run.sh) /work/shared/vm/vm-run.sh)
+DEMO := target/demo
 
-.PHONY: all build release test unit
+.PHONY: all build release demo test unit integration test-cgroupv2 clean-demo
 all: release
 
 build:
@@ -10,17 +14,30 @@ build:
 release:
 	$(CARGO) build --release -p minke
 
+# Build minke, make a bundle from busybox-static, run a container on it.
+demo: release
+	rm -rf $(DEMO) && mkdir -p $(DEMO)/rootfs/bin
+	cp /bin/busybox $(DEMO)/rootfs/bin/busybox
+	$(DEMO)/rootfs/bin/busybox --install -s $(DEMO)/rootfs/bin
+	cd $(DEMO) && ../../$(MINKE_RELEASE) spec
+	jq '.process.terminal = false | .process.args = ["sh", "-c", "echo hello from minke; hostname; id; grep Cap /proc/self/status"]' \
+		$(DEMO)/config.json > $(DEMO)/config.tmp && mv $(DEMO)/config.tmp $(DEMO)/config.json
+	$(MINKE_RELEASE) --root $(CURDIR)/$(DEMO)/state run --bundle $(DEMO) demo
+
+# Unit tests only (no root needed).
 unit:
 	$(CARGO) test --workspace --lib --bins
 
-test: unit
+# Everything on this host: unit tests and the root integration tests (real containers).
+integration:
+	$(CARGO) test --workspace
 
-# Root integration tests of the cgroups module under pure cgroup v2: the test binaries are
-# built here, then run inside one throwaway VM (../shared/vm/vm-run.sh, see ../shared/README.md).
-VM_RUN ?= $(firstword $(wildcard ../shared/vm/vm-run.sh ../../shared/vm/vm-run.sh) /work/shared/vm/vm-run.sh)
-.PHONY: test-cgroupv2
+# The root integration tests again under pure cgroup v2, in one throwaway VM: the test
+# binaries are built here and run inside (host files are visible there read-only).
 test-cgroupv2:
-	@bins=$$($(CARGO) test -p libcontainer --no-run --test 'cgroups_*' --message-format=json \
-		| jq -r 'select(.reason == "compiler-artifact" and .profile.test and .executable != null and (.target.name | startswith("cgroups_"))) | .executable'); \
-	test -n "$$bins" || { echo "test-cgroupv2: no cgroups test binary was built" >&2; exit 1; }; \
-	$(VM_RUN) -- sh -c 'set -e; for b in "$$@"; do echo "== $$b"; "$$b" --test-threads=2 --nocapture; done' sh $$bins
+	@bins=$$($(CARGO) test -p libcontainer -p minke --no-run --tests --message-format=json \
+		| jq -r 'select(.reason == "compiler-artifact" and .profile.test and .executable != null and .target.kind == ["test"]) | .executable'); \
+	test -n "$$bins" || { echo "test-cgroupv2: no integration test binary was built" >&2; exit 1; }; \
+	$(VM_RUN) -- sh -c 'set -e; for b in "$$@"; do echo "== $$b"; "$$b" --test-threads=2; done' sh $$bins
+
+test: integration test-cgroupv2

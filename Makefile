@@ -18,7 +18,7 @@ release:
 demo: release
 	rm -rf $(DEMO) && mkdir -p $(DEMO)/rootfs/bin
 	cp /bin/busybox $(DEMO)/rootfs/bin/busybox
-	for a in $$(/bin/busybox --list); do ln -sf busybox $(DEMO)/rootfs/bin/$$a; done
+	for a in $$(/bin/busybox --list); do [ "$$a" = busybox ] || ln -s busybox $(DEMO)/rootfs/bin/$$a; done
 	cd $(DEMO) && ../../$(MINKE_RELEASE) spec
 	jq '.process.terminal = false | .process.args = ["sh", "-c", "echo hello from minke; hostname; id; grep Cap /proc/self/status"]' \
 		$(DEMO)/config.json > $(DEMO)/config.tmp && mv $(DEMO)/config.tmp $(DEMO)/config.json

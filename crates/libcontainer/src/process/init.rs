@@ -353,7 +353,7 @@ fn init_main(a: &ChildArgs<'_>) -> Result<Infallible> {
 }
 
 /// Replace the "pid" of a state JSON with our own pid (as the container sees it).
-fn state_with_own_pid(state: &str) -> Vec<u8> {
+pub(crate) fn state_with_own_pid(state: &str) -> Vec<u8> {
     match serde_json::from_str::<serde_json::Value>(state) {
         Ok(mut v) => {
             v["pid"] = serde_json::Value::from(nix::unistd::getpid().as_raw());
@@ -366,7 +366,7 @@ fn state_with_own_pid(state: &str) -> Vec<u8> {
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// Find the executable the way execvp would, inside the new root, and check it is runnable.
-fn resolve_executable(root: BorrowedFd<'_>, plan: &Plan) -> Result<CString> {
+pub(crate) fn resolve_executable(root: BorrowedFd<'_>, plan: &Plan) -> Result<CString> {
     let arg0 = &plan.process.args[0];
     let err = |msg: &str| InitError::Exec {
         arg0: arg0.clone(),
@@ -455,7 +455,7 @@ fn passwd_entry(root: BorrowedFd<'_>, uid: u32) -> Option<(String, String)> {
 }
 
 /// process.env, plus HOME from the image's /etc/passwd (or "/") when not given, as runc does.
-fn environment(root: BorrowedFd<'_>, plan: &Plan) -> Vec<CString> {
+pub(crate) fn environment(root: BorrowedFd<'_>, plan: &Plan) -> Vec<CString> {
     let mut env: Vec<String> = plan.process.env.clone();
     if !env.iter().any(|e| e.starts_with("HOME=")) {
         let home = passwd_entry(root, plan.process.uid)
@@ -470,7 +470,7 @@ fn environment(root: BorrowedFd<'_>, plan: &Plan) -> Vec<CString> {
 }
 
 /// Supplementary groups: the user's groups in the image's /etc/group, then additionalGids.
-fn supplementary_groups(root: BorrowedFd<'_>, plan: &Plan) -> Vec<u32> {
+pub(crate) fn supplementary_groups(root: BorrowedFd<'_>, plan: &Plan) -> Vec<u32> {
     let mut groups = Vec::new();
     if let Some((name, _)) = passwd_entry(root, plan.process.uid) {
         if let Some(text) = read_in_root(root, "/etc/group") {
@@ -494,7 +494,7 @@ fn supplementary_groups(root: BorrowedFd<'_>, plan: &Plan) -> Vec<u32> {
 
 /// Give the container user its stdio (pipes made by root are otherwise not reopenable through
 /// /proc/self/fd by a non-root process), except /dev/null.
-fn fix_stdio_ownership(plan: &Plan) {
+pub(crate) fn fix_stdio_ownership(plan: &Plan) {
     let (uid, gid) = (plan.process.uid, plan.process.gid);
     if uid == 0 && gid == 0 {
         return;
@@ -610,7 +610,7 @@ fn start(
 
 /// Load the filter; a notify fd goes to `start` (in the runtime's namespaces), which passes it
 /// to linux.seccomp.listenerPath.
-fn install_seccomp(
+pub(crate) fn install_seccomp(
     filter: crate::seccomp::Filter,
     chan: &Channel<InitReply, StartMsg>,
 ) -> Result<()> {
@@ -623,7 +623,7 @@ fn install_seccomp(
 
 /// setgroups, setgid, setuid — keeping the permitted capabilities across the uid change so
 /// the configured sets can be applied afterwards.
-fn change_user(plan: &Plan, groups: &[u32]) -> Result<()> {
+pub(crate) fn change_user(plan: &Plan, groups: &[u32]) -> Result<()> {
     let p = &plan.process;
     let uerr = |what: &str| {
         let what = what.to_string();
@@ -651,7 +651,7 @@ fn change_user(plan: &Plan, groups: &[u32]) -> Result<()> {
 /// chdir to process.cwd (created during rootfs setup), then check that the resulting working
 /// directory is inside the container root (a leaked host directory fd could otherwise give the
 /// process a cwd outside it — CVE-2024-21626).
-fn change_dir(cwd: &Path) -> Result<()> {
+pub(crate) fn change_dir(cwd: &Path) -> Result<()> {
     nix::unistd::chdir(cwd).map_err(|source| InitError::Cwd {
         path: cwd.to_path_buf(),
         source,

@@ -14,7 +14,8 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
 use crate::cgroup::Mounts;
-use crate::cmd::poll;
+use crate::cmd::{poll, Runner};
+use crate::wrapper::Call;
 
 /// How the lane may remove a host path it made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,6 +117,49 @@ pub fn remove_owned_dir(path: &Path) -> Vec<String> {
     problems
 }
 
+/// Containers a runtime still keeps state for. Every `create` a client issued (from the
+/// wrapper's log) names an id and a root (its `--root`, or the runtime's default); a state
+/// directory still there is reported and removed with `<runtime> --root R delete --force ID`.
+pub fn runtime_state_leftovers(
+    runner: &Runner,
+    binary: &Path,
+    default_root: &Path,
+    calls: &[Call],
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for call in calls {
+        let Some(id) = call.created_id() else {
+            continue;
+        };
+        let root = call
+            .flag("--root")
+            .map_or(default_root.to_path_buf(), PathBuf::from);
+        let state = root.join(id);
+        if !seen.insert(state.clone()) || !state.exists() {
+            continue;
+        }
+        problems.push(format!("runtime state left behind: {}", state.display()));
+        let args = vec![
+            "--root".to_string(),
+            root.to_string_lossy().into_owned(),
+            "delete".into(),
+            "--force".into(),
+            id.to_string(),
+        ];
+        match runner.run(&binary.to_string_lossy(), &args) {
+            Ok(out) if out.success() => {}
+            Ok(out) => problems.push(format!(
+                "{} delete --force {id}: {}",
+                binary.display(),
+                out.brief()
+            )),
+            Err(e) => problems.push(format!("{e:#}")),
+        }
+    }
+    problems
+}
+
 /// Processes whose command line mentions one of `markers` (the lane's temp dir, its
 /// containerd namespace): shims and conmons the lane started that outlived their containers.
 /// They are reported and killed by pid.
@@ -171,48 +215,67 @@ pub fn mounts_under(mountinfo: &str, dir: &Path) -> Vec<PathBuf> {
 /// The lane's cgroup subtrees (`/<containerd namespace>`, `<podman cgroup parent>`) in every
 /// hierarchy: any directory in them but the expected ones (the subtree itself and
 /// `expected_children`, e.g. podman's `conmon`) is a container's cgroup left behind, reported;
-/// processes still in one are killed (thawed first); then every directory is removed.
+/// processes still in one are reported and killed (every frozen cgroup is thawed first, or
+/// SIGKILL would wait); then every directory is removed.
 pub fn remove_cgroup_subtrees(
     mounts: &Mounts,
     subtrees: &[String],
     expected_children: &[&str],
 ) -> Vec<String> {
     let mut problems = Vec::new();
+    let mut tops = Vec::new();
     for h in &mounts.hierarchies {
         for sub in subtrees {
             let top = h.mountpoint.join(sub.trim_start_matches('/'));
-            if !top.exists() {
-                continue;
-            }
-            let mut dirs = Vec::new();
-            collect_dirs(&top, &mut dirs);
-            dirs.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
-            for d in &dirs {
-                let rel = d.strip_prefix(&top).unwrap_or(d);
-                let expected = rel.as_os_str().is_empty()
-                    || expected_children.iter().any(|c| rel == Path::new(c));
-                if !expected {
-                    problems.push(format!("cgroup left behind: {}", d.display()));
-                }
-                let pids = cgroup_pids(d);
-                if !pids.is_empty() {
-                    problems.push(format!("processes left in {}: {pids:?}", d.display()));
-                    let _ = fs::write(d.join("freezer.state"), "THAWED");
-                    let _ = fs::write(d.join("cgroup.freeze"), "0");
-                    for p in &pids {
-                        let _ = kill(Pid::from_raw(*p as i32), Signal::SIGKILL);
-                    }
-                    poll(Duration::from_secs(10), || {
-                        cgroup_pids(d).is_empty().then_some(())
-                    });
-                }
-                if let Err(e) = fs::remove_dir(d) {
-                    problems.push(format!("removing cgroup {}: {e}", d.display()));
-                }
+            if top.exists() {
+                tops.push(top);
             }
         }
     }
+    let mut all: Vec<(PathBuf, PathBuf)> = Vec::new();
+    for top in &tops {
+        let mut dirs = Vec::new();
+        collect_dirs(top, &mut dirs);
+        all.extend(dirs.into_iter().map(|d| (top.clone(), d)));
+    }
+    // Thaw everything, then kill what is left, then remove (deepest first).
+    for (_, d) in &all {
+        write_existing(&d.join("freezer.state"), "THAWED");
+        write_existing(&d.join("cgroup.freeze"), "0");
+    }
+    for (top, d) in &all {
+        let rel = d.strip_prefix(top).unwrap_or(d);
+        let expected =
+            rel.as_os_str().is_empty() || expected_children.iter().any(|c| rel == Path::new(c));
+        if !expected {
+            problems.push(format!("cgroup left behind: {}", d.display()));
+        }
+        let pids = cgroup_pids(d);
+        if !pids.is_empty() {
+            problems.push(format!("processes left in {}: {pids:?}", d.display()));
+            for p in &pids {
+                let _ = kill(Pid::from_raw(*p as i32), Signal::SIGKILL);
+            }
+        }
+    }
+    all.sort_by_key(|(_, d)| std::cmp::Reverse(d.components().count()));
+    for (_, d) in &all {
+        poll(Duration::from_secs(10), || {
+            cgroup_pids(d).is_empty().then_some(())
+        });
+        if let Err(e) = fs::remove_dir(d) {
+            problems.push(format!("removing cgroup {}: {e}", d.display()));
+        }
+    }
     problems
+}
+
+/// Writes a cgroup file if the hierarchy has it (never creates one).
+fn write_existing(path: &Path, value: &str) {
+    use std::io::Write;
+    if let Ok(mut f) = fs::OpenOptions::new().write(true).open(path) {
+        let _ = f.write_all(value.as_bytes());
+    }
 }
 
 fn collect_dirs(dir: &Path, out: &mut Vec<PathBuf>) {

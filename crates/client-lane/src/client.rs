@@ -126,6 +126,10 @@ pub trait Client {
     fn runtime_root(&self) -> PathBuf;
     /// The cgroup path the client asked for (`linux.cgroupsPath`), if it can be known.
     fn expected_cgroup(&mut self, name: &str) -> Result<Option<String>>;
+    /// The exit status the client gives when the runtime says a command does not exist
+    /// (podman maps the runtime's "no such file" / "not found" to 127); `None` where the client
+    /// has no such mapping (ctr exits 1 for any failure).
+    fn missing_command_status(&self) -> Option<i32>;
     /// Removes whatever is left of the container, ignoring errors (after a failed scenario).
     fn force_cleanup(&mut self, name: &str);
 }

@@ -42,6 +42,54 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
     )
 }
 
+/// The CRI plugin's runtime handler for minke, as docs/integration.md gives it (a Kubernetes
+/// RuntimeClass with `handler: minke` selects it).
+pub fn runtime_class_toml(binary: &Path) -> String {
+    format!(
+        r#"[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.minke]
+  runtime_type = "io.containerd.runc.v2"
+  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.minke.options]
+    BinaryName = "{}"
+    SystemdCgroup = false
+"#,
+        binary.display()
+    )
+}
+
+/// Checks that containerd accepts [`runtime_class_toml`]: `containerd config dump` of a config
+/// holding it must show the handler with its BinaryName. Nothing is started.
+pub fn check_runtime_class(runner: &Runner, dir: &Path, binary: &Path) -> Result<()> {
+    fs::create_dir_all(dir)?;
+    let config = dir.join("runtime-class.toml");
+    let toml = format!(
+        "version = 2\nroot = \"{root}\"\nstate = \"{state}\"\n\n{}",
+        runtime_class_toml(binary),
+        root = dir.join("root").display(),
+        state = dir.join("state").display(),
+    );
+    fs::write(&config, toml)?;
+    let out = runner.check(
+        "containerd",
+        &args(&["--config", &config.to_string_lossy(), "config", "dump"]),
+    )?;
+    let section = out
+        .stdout
+        .split("[plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.minke.options]")
+        .nth(1)
+        .context("containerd config dump does not show the minke handler's options")?;
+    let want = format!("BinaryName = \"{}\"", binary.display());
+    ensure!(
+        section.lines().take(20).any(|l| l.trim() == want),
+        "containerd config dump does not show {want} for the minke handler"
+    );
+    let runtime_type = "runtime_type = \"io.containerd.runc.v2\"";
+    ensure!(
+        out.stdout.contains(runtime_type),
+        "containerd config dump lost {runtime_type}"
+    );
+    Ok(())
+}
+
 /// The lane's containerd.
 pub struct Containerd<'r> {
     runner: &'r Runner,
@@ -163,9 +211,12 @@ impl<'r> Containerd<'r> {
     }
 
     /// Removes every container and image of the lane's namespace (a task is killed first).
-    pub fn clear(&self) -> Result<()> {
+    /// Returns the containers the scenarios left (each a problem).
+    pub fn clear(&self) -> Result<Vec<String>> {
         let list = self.ctr_check(&["containers", "ls", "-q"])?;
+        let mut problems = Vec::new();
         for id in list.stdout.lines().map(str::trim).filter(|l| !l.is_empty()) {
+            problems.push(format!("container {id} left in containerd"));
             force_remove(self, id);
         }
         let left = self.ctr_check(&["containers", "ls", "-q"])?;
@@ -175,7 +226,7 @@ impl<'r> Containerd<'r> {
             left.stdout.trim()
         );
         let _ = self.ctr(&["images", "rm", &self.image]);
-        Ok(())
+        Ok(problems)
     }
 
     /// Stops the daemon by its pid: SIGTERM, then SIGKILL if it is still there after 15 s.
@@ -581,6 +632,10 @@ impl Client for CtrClient<'_, '_> {
         Ok(Some(format!("/{}/{name}", self.ctd.namespace)))
     }
 
+    fn missing_command_status(&self) -> Option<i32> {
+        None
+    }
+
     fn force_cleanup(&mut self, name: &str) {
         force_remove(self.ctd, name);
     }
@@ -601,6 +656,16 @@ mod tests {
         assert!(t.contains("address = \"/tmp/l/containerd/c.sock\""));
         assert!(t.contains("path = \"/tmp/l/containerd/opt\""));
         assert!(t.contains("disabled_plugins = [\"io.containerd.grpc.v1.cri\"]"));
+    }
+
+    #[test]
+    fn the_docs_give_the_runtime_class_handler_the_lane_checks() {
+        let docs = include_str!("../../../docs/integration.md");
+        let snippet = runtime_class_toml(Path::new("/usr/local/bin/minke"));
+        assert!(
+            docs.contains(&snippet),
+            "docs/integration.md lacks:\n{snippet}"
+        );
     }
 
     #[test]

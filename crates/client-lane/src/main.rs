@@ -293,6 +293,13 @@ impl Lane<'_> {
     }
 
     fn containerd(&mut self, ns: &str, archive: &Path) -> Result<()> {
+        if let Some(minke) = self.binaries.get(&RuntimeKind::Minke) {
+            let dir = self.tmp.join("containerd-config-check");
+            match containerd::check_runtime_class(self.runner, &dir, minke) {
+                Ok(()) => println!("# containerd accepts the documented RuntimeClass handler"),
+                Err(e) => self.problems.push(format!("containerd config: {e:#}")),
+            }
+        }
         let rootfs = self.tmp.join("rootfs-config");
         image::build_rootfs(&self.opts.busybox, &rootfs)?;
         let setup = (|| -> Result<Containerd<'_>> {
@@ -328,7 +335,7 @@ impl Lane<'_> {
         let stopped = ctd.stop();
         self.problems
             .extend(cleanup::remove_owned_dir(&ctd.runc_root()));
-        cleared?;
+        self.problems.extend(cleared?);
         stopped
     }
 
@@ -338,12 +345,19 @@ impl Lane<'_> {
             self.fail_all(ClientKind::Podman, &format!("podman setup failed: {e:#}"));
             return Err(e);
         }
+        if let Some(minke) = self.binaries.get(&RuntimeKind::Minke) {
+            match p.check_containers_conf(&self.tmp.join("podman"), minke) {
+                Ok(()) => println!("# podman takes the documented containers.conf"),
+                Err(e) => self.problems.push(format!("podman config: {e:#}")),
+            }
+        }
         for kind in self.opts.runtimes.clone() {
             let rt = self.runtime(ClientKind::Podman, kind)?;
             let mut client = p.client(rt);
             self.scenarios_for(&mut client);
         }
-        p.clear()
+        self.problems.extend(p.clear()?);
+        Ok(())
     }
 
     /// Marks every scenario of a client failed (its setup failed).
@@ -401,9 +415,12 @@ impl Lane<'_> {
                 )),
             };
             let elapsed = started.elapsed();
-            if result.is_err() || client.exists(&name).unwrap_or(true) {
-                self.runner.note("--- cleaning up after the scenario");
-                client.force_cleanup(&name);
+            for n in scenario::names(s, &name) {
+                if result.is_err() || client.exists(&n).unwrap_or(true) {
+                    self.runner
+                        .note(&format!("--- cleaning up {n} after the scenario"));
+                    client.force_cleanup(&n);
+                }
             }
             if result.is_err() {
                 let calls = fs::read(&client.runtime().argv_log)
@@ -462,6 +479,18 @@ impl Lane<'_> {
 
     /// Whatever the clients left: processes, mounts, cgroups, the temp dir.
     fn clean_up(&mut self, ns: &str, podman_parent: &str) {
+        for client in &self.opts.clients {
+            for kind in &self.opts.runtimes {
+                let log = self.out.join(format!("argv-{client}-{kind}.log"));
+                let calls = wrapper::parse_log(&fs::read_to_string(&log).unwrap_or_default());
+                self.problems.extend(cleanup::runtime_state_leftovers(
+                    self.runner,
+                    &self.binaries[kind],
+                    &default_root(*kind),
+                    &calls,
+                ));
+            }
+        }
         let markers = vec![
             self.tmp.to_string_lossy().into_owned(),
             format!("-namespace {ns} "),

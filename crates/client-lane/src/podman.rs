@@ -12,6 +12,23 @@ use crate::client::{Client, ClientKind, Limits, Runtime, Stats, Status};
 use crate::cmd::{args, poll, Output, Runner};
 use crate::pty::PtyRun;
 
+/// containers.conf for minke, as docs/integration.md gives it: the default runtime, its path,
+/// JSON logs from conmon (`--log-format=json --log`) and the cgroupfs manager (minke refuses
+/// `--systemd-cgroup`).
+pub fn containers_conf(binary: &Path) -> String {
+    format!(
+        r#"[engine]
+runtime = "minke"
+cgroup_manager = "cgroupfs"
+runtime_supports_json = ["crun", "runc", "kata", "runsc", "krun", "minke"]
+
+[engine.runtimes]
+minke = ["{}"]
+"#,
+        binary.display()
+    )
+}
+
 /// The lane's podman setup.
 pub struct Podman<'r> {
     runner: &'r Runner,
@@ -78,8 +95,20 @@ impl<'r> Podman<'r> {
         Ok(())
     }
 
-    /// Removes every container (forcibly) and every image of the lane's storage.
-    pub fn clear(&self) -> Result<()> {
+    /// Removes every container (forcibly) and every image of the lane's storage. Returns the
+    /// containers the scenarios left (each a problem).
+    pub fn clear(&self) -> Result<Vec<String>> {
+        let before = self.runner.check(
+            "podman",
+            &self.args_with(None, &["ps", "--all", "--format", "{{.Names}}"]),
+        )?;
+        let problems: Vec<String> = before
+            .stdout
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(|n| format!("container {n} left in podman"))
+            .collect();
         self.runner.check(
             "podman",
             &self.args_with(None, &["rm", "--all", "--force", "--time", "0"]),
@@ -96,6 +125,33 @@ impl<'r> Podman<'r> {
             "podman",
             &self.args_with(None, &["rmi", "--all", "--force"]),
         )?;
+        Ok(problems)
+    }
+
+    /// Checks that podman takes [`containers_conf`]: with it as CONTAINERS_CONF, `podman info`
+    /// must name minke at `binary` as its OCI runtime (podman runs `binary --version`).
+    pub fn check_containers_conf(&self, dir: &Path, binary: &Path) -> Result<()> {
+        let conf = dir.join("containers.conf");
+        std::fs::write(&conf, containers_conf(binary))?;
+        let mut a = vec![
+            format!("CONTAINERS_CONF={}", conf.display()),
+            "podman".into(),
+        ];
+        a.extend(self.args_with(
+            None,
+            &[
+                "info",
+                "--format",
+                "{{.Host.OCIRuntime.Name}} {{.Host.OCIRuntime.Path}}",
+            ],
+        ));
+        let out = self.runner.check("env", &a)?;
+        let want = format!("minke {}", binary.display());
+        ensure!(
+            out.stdout.trim() == want,
+            "with the documented containers.conf podman reports runtime {:?}, expected {want:?}",
+            out.stdout.trim()
+        );
         Ok(())
     }
 
@@ -349,6 +405,10 @@ impl Client for PodmanClient<'_, '_> {
         Ok(Some(format!("{}/libpod-{id}", self.p.cgroup_parent)))
     }
 
+    fn missing_command_status(&self) -> Option<i32> {
+        Some(127)
+    }
+
     fn force_cleanup(&mut self, name: &str) {
         let _ = self.podman_timeout(
             &["rm", "--force", "--time", "0", name],
@@ -374,6 +434,16 @@ mod tests {
         assert!(pairs.contains(&("--network-config-dir", "/tmp/l/podman/networks")));
         assert!(pairs.contains(&("--cgroup-manager", "cgroupfs")));
         assert!(pairs.contains(&("--events-backend", "file")));
+    }
+
+    #[test]
+    fn the_docs_give_the_containers_conf_the_lane_checks() {
+        let docs = include_str!("../../../docs/integration.md");
+        let snippet = containers_conf(Path::new("/usr/local/bin/minke"));
+        assert!(
+            docs.contains(&snippet),
+            "docs/integration.md lacks:\n{snippet}"
+        );
     }
 
     #[test]

@@ -18,7 +18,7 @@ use crate::pty::{COLS, ROWS};
 pub enum Scenario {
     /// a one-shot command: output, exit status 0, only stdio and no `_OCI_*` variables inside
     OneShot,
-    /// a container exiting 3: the client reports 3
+    /// a container exiting 3: the client reports 3; a missing command: the client says so
     ExitNonzero,
     /// run detached, then exec: output, status, same namespaces and cgroup as the init
     Exec,
@@ -54,6 +54,14 @@ impl fmt::Display for Scenario {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let v = self.to_possible_value().expect("no scenario is hidden");
         f.write_str(v.get_name())
+    }
+}
+
+/// The container names a scenario uses, `name` first.
+pub fn names(scenario: Scenario, name: &str) -> Vec<String> {
+    match scenario {
+        Scenario::ExitNonzero => vec![name.to_string(), format!("{name}-missing")],
+        _ => vec![name.to_string()],
     }
 }
 
@@ -156,6 +164,28 @@ fn exit_nonzero(c: &mut dyn Client, name: &str) -> Result<()> {
         "no output: {:?}",
         out.stdout
     );
+    let missing = c.run(&names(Scenario::ExitNonzero, name)[1], &["/no/such/binary"])?;
+    check_missing_command(c, &missing, "run")
+}
+
+/// A client's view of a missing command: a failure whose text says so (podman turns that text
+/// into its exit status 127).
+fn check_missing_command(c: &dyn Client, out: &crate::cmd::Output, what: &str) -> Result<()> {
+    ensure!(!out.success(), "{what} of a missing binary succeeded");
+    let text = format!("{}{}", out.stdout, out.stderr).to_lowercase();
+    ensure!(
+        text.contains("no such file") || text.contains("not found"),
+        "{what} of a missing binary did not say so: {}",
+        out.brief()
+    );
+    if let Some(want) = c.missing_command_status() {
+        ensure!(
+            out.code == Some(want),
+            "{what} of a missing binary: the client exited {}, expected {want}: {}",
+            out.status_text(),
+            out.brief()
+        );
+    }
     Ok(())
 }
 
@@ -203,13 +233,7 @@ fn exec(c: &mut dyn Client, name: &str) -> Result<()> {
     let ok = c.exec(name, &["true"])?;
     ensure!(ok.success(), "exec true: {}", ok.brief());
     let missing = c.exec(name, &["/no/such/binary"])?;
-    ensure!(!missing.success(), "exec of a missing binary succeeded");
-    let text = format!("{}{}", missing.stdout, missing.stderr).to_lowercase();
-    ensure!(
-        text.contains("no such file") || text.contains("not found"),
-        "exec of a missing binary did not say so: {}",
-        missing.brief()
-    );
+    check_missing_command(c, &missing, "exec")?;
     ensure!(
         c.status(name)? == Status::Running,
         "the container is not running after the execs"

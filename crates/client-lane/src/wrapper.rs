@@ -74,6 +74,30 @@ impl Call {
     }
 }
 
+impl Call {
+    /// The value of a global flag given as `--flag value` or `--flag=value`.
+    pub fn flag(&self, name: &str) -> Option<&str> {
+        let eq = format!("{name}=");
+        let mut it = self.args.iter();
+        while let Some(a) = it.next() {
+            if a == name {
+                return it.next().map(String::as_str);
+            }
+            if let Some(v) = a.strip_prefix(&eq) {
+                return Some(v);
+            }
+        }
+        None
+    }
+
+    /// The container id of a `create`: its last argument.
+    pub fn created_id(&self) -> Option<&str> {
+        (self.subcommand() == Some("create"))
+            .then(|| self.args.last().map(String::as_str))
+            .flatten()
+    }
+}
+
 /// Parses a wrapper log.
 pub fn parse_log(text: &str) -> Vec<Call> {
     text.lines()
@@ -187,6 +211,21 @@ mod tests {
             Some("delete")
         );
         assert_eq!(call(&["--version"]).subcommand(), None);
+    }
+
+    #[test]
+    fn create_calls_name_their_root_and_id() {
+        let calls = parse_log(
+            "containerd-shim\t --root /run/containerd/runc/ns --log /b/log.json --log-format json create --bundle /b --pid-file /b/init.pid c1\n\
+             conmon\t --log-format=json --log /x create --bundle /b --pid-file /p abc\n\
+             podman\t start abc\n",
+        );
+        assert_eq!(calls[0].created_id(), Some("c1"));
+        assert_eq!(calls[0].flag("--root"), Some("/run/containerd/runc/ns"));
+        assert_eq!(calls[1].created_id(), Some("abc"));
+        assert_eq!(calls[1].flag("--root"), None);
+        assert_eq!(calls[1].flag("--log-format"), Some("json"));
+        assert_eq!(calls[2].created_id(), None);
     }
 
     #[test]

@@ -235,6 +235,10 @@ fn lane(opts: &Opts, interrupted: &AtomicBool) -> Result<i32> {
     if let Err(e) = &result {
         lane.problems.push(format!("{e:#}"));
     }
+    if interrupted.load(Ordering::SeqCst) {
+        lane.problems
+            .push("interrupted: not every scenario ran".to_string());
+    }
     lane.clean_up(&ns, &podman_parent);
     lane.problems.extend(snapshot.restore());
 

@@ -297,10 +297,9 @@ impl Client for PodmanClient<'_, '_> {
     }
 
     fn run_tty(&mut self, name: &str, list: &[&str]) -> Result<PtyRun> {
-        let a = self.args(&[]);
-        let mut a = a;
-        a.extend(self.run_args(name, &["--rm", "--interactive", "--tty"], &[], list));
-        PtyRun::spawn(self.p.runner, "podman", &a)
+        let run = self.run_args(name, &["--rm", "--interactive", "--tty"], &[], list);
+        let refs: Vec<&str> = run.iter().map(String::as_str).collect();
+        PtyRun::spawn(self.p.runner, "podman", &self.args(&refs))
     }
 
     fn exec(&mut self, name: &str, list: &[&str]) -> Result<Output> {

@@ -94,6 +94,8 @@ pub enum Error {
     CgroupRecord(#[source] serde_json::Error),
     #[error("container {0} is paused, resume it first")]
     Paused(String),
+    #[error(transparent)]
+    Rdt(#[from] crate::resctrl::RdtError),
 }
 
 type Result<T, E = Error> = std::result::Result<T, E>;
@@ -301,6 +303,7 @@ impl Runtime {
             rt: self,
             id: req.id.clone(),
             cgroup: None,
+            rdt: None,
             armed: true,
         };
         let me = proc::stat(&self.proc_root, std::process::id() as i32).map_err(|e| Error::Io {
@@ -324,6 +327,7 @@ impl Runtime {
             private_namespaces: private_ns_flags(&plan),
             user_namespace: plan.namespaces.private(libc::CLONE_NEWUSER),
             hooks: plan.hooks.clone(),
+            rdt: None,
         };
         self.store.save(&st)?;
         let dir = self.store.dir(&req.id);
@@ -380,6 +384,11 @@ impl Runtime {
                 what: "reading the init's /proc stat".into(),
                 source: std::io::Error::other(e.to_string()),
             })?;
+        if let (Some(rdt), Some(root)) = (&plan.rdt, resctrl_mount()) {
+            let saved = crate::resctrl::apply(&root, rdt, spawned.init.as_raw())?;
+            st.rdt = Some(saved.clone());
+            cleanup.rdt = Some(saved);
+        }
         st.phase = Phase::Created;
         st.pid = spawned.init.as_raw();
         st.pid_start_time = init_stat.start_time;
@@ -613,6 +622,9 @@ impl Runtime {
             Ok(None) => {}
             Err(e) => log::warn!("{e}"),
         }
+        if let Some(r) = &st.rdt {
+            crate::resctrl::remove(r);
+        }
         if let Err(e) = self.store.remove(&st.id) {
             log::warn!("{e}");
         }
@@ -683,6 +695,7 @@ struct Cleanup<'a> {
     rt: &'a Runtime,
     id: String,
     cgroup: Option<Cgroup>,
+    rdt: Option<crate::resctrl::SavedRdt>,
     armed: bool,
 }
 
@@ -696,6 +709,9 @@ impl Drop for Cleanup<'_> {
                 if let Err(e) = cg.destroy() {
                     log::warn!("removing the cgroup of a failed create: {e}");
                 }
+            }
+            if let Some(r) = &self.rdt {
+                crate::resctrl::remove(r);
             }
             let _ = self.rt.store.remove(&self.id);
         }
@@ -761,12 +777,25 @@ fn check_host(plan: &Plan) -> Result<()> {
             "process.apparmorProfile: {p:?}: applying AppArmor profiles is not supported yet"
         )));
     }
+    if plan.mount_label.is_some() && !Path::new("/sys/fs/selinux/enforce").exists() {
+        return Err(Error::Unsupported(
+            "linux.mountLabel: given but SELinux is not enabled on this host".into(),
+        ));
+    }
+    if plan.rdt.is_some() && resctrl_mount().is_none() {
+        return Err(crate::resctrl::RdtError::NoResctrl.into());
+    }
     if let Some(l) = &plan.process.selinux_label {
         return Err(Error::Unsupported(format!(
             "process.selinuxLabel: {l:?} given but SELinux is not supported on this host"
         )));
     }
     Ok(())
+}
+
+/// Where resctrl is mounted in the runtime's mount namespace.
+fn resctrl_mount() -> Option<PathBuf> {
+    crate::resctrl::find_mount(&std::fs::read_to_string("/proc/self/mountinfo").ok()?)
 }
 
 /// The start socket: a SEQPACKET listener at `<dir>/init.sock`, inherited by the init.

@@ -258,6 +258,8 @@ pub struct ProcessPlan {
     pub oom_score_adj: Option<i32>,
     pub apparmor_profile: Option<String>,
     pub selinux_label: Option<String>,
+    /// scheduler, ioPriority, personality, memoryPolicy as kernel values.
+    pub attrs: crate::procattrs::ProcAttrs,
 }
 
 /// Everything the processes need to create the container.
@@ -284,6 +286,10 @@ pub struct Plan {
     pub seccomp: Option<LinuxSeccomp>,
     pub annotations: BTreeMap<String, String>,
     pub options: CreateOptions,
+    /// `linux.mountLabel`: the SELinux context given to the container's mounts.
+    pub mount_label: Option<String>,
+    /// `linux.intelRdt`.
+    pub rdt: Option<crate::resctrl::RdtPlan>,
 }
 
 /// The devices every container gets (config-linux.md, "Default Devices").
@@ -512,6 +518,7 @@ pub fn build(
         oom_score_adj: proc_.oom_score_adj(),
         apparmor_profile: proc_.apparmor_profile().clone().filter(|s| !s.is_empty()),
         selinux_label: proc_.selinux_label().clone().filter(|s| !s.is_empty()),
+        attrs: crate::procattrs::from_spec(spec)?,
     };
 
     Ok(Plan {
@@ -551,6 +558,13 @@ pub fn build(
             .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
             .unwrap_or_default(),
         options,
+        mount_label: linux
+            .and_then(|l| l.mount_label().clone())
+            .filter(|s| !s.is_empty()),
+        rdt: linux
+            .and_then(|l| l.intel_rdt().as_ref())
+            .map(|r| crate::resctrl::plan(r, id))
+            .transpose()?,
     })
 }
 

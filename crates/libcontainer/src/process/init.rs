@@ -118,6 +118,8 @@ pub enum InitError {
     Accept(#[source] Errno),
     #[error(transparent)]
     Seccomp(#[from] crate::seccomp::SeccompError),
+    #[error(transparent)]
+    ProcAttr(#[from] crate::procattrs::ProcAttrError),
     #[error("{0}")]
     Other(String),
 }
@@ -295,8 +297,12 @@ fn init_main(a: &ChildArgs<'_>) -> Result<Infallible> {
     if !plan.options.no_new_keyring {
         let name = CString::new(format!("_ses.{}", plan.id)).unwrap_or_default();
         match sys::join_session_keyring(&name) {
+            Ok(()) => {
+                // Possessor and owner may do everything with it; group and others nothing.
+                sys::session_keyring_setperm(0x3f3f_0000).map_err(InitError::Keyring)?;
+            }
             // Kernels without keyrings, or a seccomp'd runtime: runc treats ENOSYS as "none".
-            Ok(()) | Err(Errno::ENOSYS) => {}
+            Err(Errno::ENOSYS) => {}
             Err(e) => return Err(InitError::Keyring(e)),
         }
     }
@@ -325,6 +331,7 @@ fn init_main(a: &ChildArgs<'_>) -> Result<Infallible> {
             source,
         })?;
     }
+    crate::procattrs::apply(&plan.process.attrs)?;
     let root = nix::fcntl::open(
         "/",
         OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,

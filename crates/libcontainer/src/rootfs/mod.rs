@@ -394,7 +394,20 @@ fn mount_one(
         mflags |= flags::REMOUNT;
     }
     let source = m.source.clone().unwrap_or_else(|| PathBuf::from(&m.fstype));
-    let data = (!m.options.data.is_empty()).then_some(m.options.data.as_str());
+    // linux.mountLabel: the SELinux context of the filesystems the container mounts.
+    let mut data_s = m.options.data.clone();
+    if let Some(label) = &plan.mount_label {
+        if !matches!(
+            m.fstype.as_str(),
+            "proc" | "sysfs" | "cgroup" | "cgroup2" | "mqueue"
+        ) {
+            if !data_s.is_empty() {
+                data_s.push(',');
+            }
+            data_s.push_str(&format!("context=\"{label}\""));
+        }
+    }
+    let data = (!data_s.is_empty()).then_some(data_s.as_str());
     let res = mount(
         Some(&source),
         &fd_path(target.as_fd()),
@@ -895,7 +908,7 @@ fn write_sysctl(root: BorrowedFd<'_>, key: &str, value: &str) -> Result<(), Root
         value: value.to_string(),
         source,
     };
-    let path = PathBuf::from("/proc/sys").join(key.replace('.', "/"));
+    let path = PathBuf::from("/proc/sys").join(crate::spec::validate::sysctl_path(key));
     let fd = openat2(root, &rel(&path), how(OFlag::O_WRONLY | OFlag::O_TRUNC))
         .map_err(|e| err(std::io::Error::from_raw_os_error(e as i32)))?;
     // The file must be on procfs, not something the image planted under /proc.

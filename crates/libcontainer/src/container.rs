@@ -96,6 +96,8 @@ pub enum Error {
     Paused(String),
     #[error(transparent)]
     Rdt(#[from] crate::resctrl::RdtError),
+    #[error(transparent)]
+    Idmap(#[from] crate::rootfs::idmap::IdmapError),
 }
 
 type Result<T, E = Error> = std::result::Result<T, E>;
@@ -361,6 +363,7 @@ impl Runtime {
                 last_cap,
                 clone_into: cg.clone_into_fd(),
                 seccomp,
+                idmapped: crate::rootfs::idmap::prepare(&plan)?,
             },
             &mut host,
         );

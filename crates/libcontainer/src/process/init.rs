@@ -35,6 +35,8 @@ pub struct ChildArgs<'a> {
     pub cgroup_mounts: CgroupMountInfo,
     pub caps: CapMasks,
     pub last_cap: u8,
+    /// Detached idmapped mount trees built by the runtime, by mount index.
+    pub idmapped: rootfs::idmap::IdmappedTrees,
     /// The compiled seccomp filter, installed just before execve (taken once).
     pub seccomp: std::cell::Cell<Option<crate::seccomp::Filter>>,
 }
@@ -157,6 +159,7 @@ fn close_inherited_fds(a: &ChildArgs<'_>) -> Result<()> {
         keep.push(c.as_raw_fd() as u32);
     }
     keep.extend(a.keep.iter().map(|&fd| fd as u32));
+    keep.extend(a.idmapped.values().map(|fd| fd.as_raw_fd() as u32));
     keep.retain(|&fd| fd >= first);
     keep.sort_unstable();
     keep.dedup();
@@ -307,7 +310,7 @@ fn init_main(a: &ChildArgs<'_>) -> Result<Infallible> {
         }
     }
 
-    let prepared = rootfs::prepare(plan, &a.cgroup_mounts, in_userns)?;
+    let prepared = rootfs::prepare(plan, &a.cgroup_mounts, in_userns, &a.idmapped)?;
     a.chan.send(&ChildMsg::RunCreateHooks)?;
     let state = match a.chan.recv()? {
         Some(ParentMsg::CreateHooksDone { state }) => state,

@@ -56,6 +56,7 @@ pub struct SpawnArgs<'a> {
     /// cgroup v2 directory to clone straight into (CLONE_INTO_CGROUP).
     pub clone_into: Option<std::os::fd::BorrowedFd<'a>>,
     pub seccomp: Option<crate::seccomp::Filter>,
+    pub idmapped: crate::rootfs::idmap::IdmappedTrees,
 }
 
 /// Callbacks into the runtime during create.
@@ -141,6 +142,7 @@ pub fn spawn(args: SpawnArgs<'_>, host: &mut dyn CreateHost) -> Result<Spawned, 
                 caps: args.caps,
                 last_cap: args.last_cap,
                 seccomp: std::cell::Cell::new(args.seccomp),
+                idmapped: args.idmapped,
             })
         }
         Forked::Parent(pid) => pid,
@@ -148,6 +150,7 @@ pub fn spawn(args: SpawnArgs<'_>, host: &mut dyn CreateHost) -> Result<Spawned, 
     drop(child_end);
     drop(args.listener);
     drop(args.console);
+    drop(args.idmapped);
     let mut guard = Guard {
         pids: vec![child],
         child: Some(child),

@@ -98,6 +98,8 @@ pub enum Error {
     Rdt(#[from] crate::resctrl::RdtError),
     #[error(transparent)]
     Idmap(#[from] crate::rootfs::idmap::IdmapError),
+    #[error(transparent)]
+    NetDev(#[from] crate::netdev::NetDevError),
 }
 
 type Result<T, E = Error> = std::result::Result<T, E>;
@@ -270,6 +272,7 @@ impl Runtime {
             Some(sc) => Some(crate::seccomp::compile(sc)?),
             None => None,
         };
+        let net_devices = crate::netdev::inspect(&plan.net_devices)?;
         let cg_host = cgroups::detect()?;
         let cg_plan = cgroups::plan(&cg_host, &req.id, loaded.spec.linux().as_ref())?;
         let rootfs_md = std::fs::metadata(&plan.rootfs).map_err(|e| Error::Rootfs {
@@ -351,6 +354,7 @@ impl Runtime {
         let mut host = Host {
             st: &st,
             cgroup: cg,
+            net_devices: &net_devices,
         };
         let spawned = parent::spawn(
             SpawnArgs {
@@ -364,6 +368,7 @@ impl Runtime {
                 clone_into: cg.clone_into_fd(),
                 seccomp,
                 idmapped: crate::rootfs::idmap::prepare(&plan)?,
+                net_devices: net_devices.clone(),
             },
             &mut host,
         );
@@ -678,6 +683,7 @@ pub fn wait_pidfd(pidfd: &OwnedFd, limit: Duration) -> bool {
 struct Host<'a> {
     st: &'a ContainerState,
     cgroup: &'a Cgroup,
+    net_devices: &'a [crate::netdev::DeviceFacts],
 }
 
 impl CreateHost for Host<'_> {
@@ -688,6 +694,18 @@ impl CreateHost for Host<'_> {
         self.cgroup.add_process(pid.as_raw())?;
         Ok(())
     }
+    fn namespaces_ready(
+        &mut self,
+        init: Pid,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        if self.net_devices.is_empty() {
+            return Ok(());
+        }
+        let ns = std::fs::File::open(format!("/proc/{}/ns/net", init.as_raw()))?;
+        crate::netdev::move_into(self.net_devices, ns.as_fd())?;
+        Ok(())
+    }
+
     fn hook_state(&self, pid: Pid) -> String {
         Runtime::hook_state(self.st, Status::Creating, pid.as_raw())
     }

@@ -9,6 +9,7 @@ pub mod capabilities;
 pub mod cgroups;
 pub mod container;
 pub mod hooks;
+pub mod netdev;
 pub mod plan;
 pub mod proc;
 pub mod procattrs;

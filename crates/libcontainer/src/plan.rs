@@ -290,6 +290,8 @@ pub struct Plan {
     pub mount_label: Option<String>,
     /// `linux.intelRdt`.
     pub rdt: Option<crate::resctrl::RdtPlan>,
+    /// `linux.netDevices`, sorted by host name.
+    pub net_devices: Vec<crate::netdev::NetDevice>,
 }
 
 /// The devices every container gets (config-linux.md, "Default Devices").
@@ -565,6 +567,23 @@ pub fn build(
             .and_then(|l| l.intel_rdt().as_ref())
             .map(|r| crate::resctrl::plan(r, id))
             .transpose()?,
+        net_devices: {
+            let mut v: Vec<crate::netdev::NetDevice> = linux
+                .and_then(|l| l.net_devices().as_ref())
+                .into_iter()
+                .flatten()
+                .map(|(host, d)| crate::netdev::NetDevice {
+                    host_name: host.clone(),
+                    name: d
+                        .name()
+                        .clone()
+                        .filter(|n| !n.is_empty())
+                        .unwrap_or_else(|| host.clone()),
+                })
+                .collect();
+            v.sort_by(|a, b| a.host_name.cmp(&b.host_name));
+            v
+        },
     })
 }
 

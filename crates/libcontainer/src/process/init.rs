@@ -35,6 +35,8 @@ pub struct ChildArgs<'a> {
     pub cgroup_mounts: CgroupMountInfo,
     pub caps: CapMasks,
     pub last_cap: u8,
+    /// Network devices the runtime moves into the container's namespace (then configured here).
+    pub net_devices: Vec<crate::netdev::DeviceFacts>,
     /// Detached idmapped mount trees built by the runtime, by mount index.
     pub idmapped: rootfs::idmap::IdmappedTrees,
     /// The compiled seccomp filter, installed just before execve (taken once).
@@ -122,6 +124,8 @@ pub enum InitError {
     Seccomp(#[from] crate::seccomp::SeccompError),
     #[error(transparent)]
     ProcAttr(#[from] crate::procattrs::ProcAttrError),
+    #[error(transparent)]
+    NetDev(#[from] crate::netdev::NetDevError),
     #[error("{0}")]
     Other(String),
 }
@@ -317,6 +321,7 @@ fn init_main(a: &ChildArgs<'_>) -> Result<Infallible> {
         Some(other) => return Err(InitError::Protocol(format!("{other:?}"))),
         None => return Err(InitError::ParentGone),
     };
+    crate::netdev::configure(&a.net_devices)?;
     hooks::run_all(
         HookKind::CreateContainer,
         plan.hooks.as_ref(),

@@ -145,7 +145,9 @@ struct HookState<'a> {
     oci_version: &'a str,
     id: &'a str,
     status: Status,
-    pid: i32,
+    /// Absent once stopped (the spec requires it only for created and running).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pid: Option<i32>,
     bundle: &'a Path,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     annotations: &'a BTreeMap<String, String>,
@@ -242,7 +244,7 @@ impl Runtime {
             oci_version: OCI_VERSION,
             id: &st.id,
             status,
-            pid,
+            pid: (pid > 0).then_some(pid),
             bundle: &st.bundle,
             annotations: &st.annotations,
         })

@@ -305,8 +305,9 @@ fn init_main(a: &ChildArgs<'_>) -> Result<Infallible> {
         let name = CString::new(format!("_ses.{}", plan.id)).unwrap_or_default();
         match sys::join_session_keyring(&name) {
             Ok(()) => {
-                // Possessor and owner may do everything with it; group and others nothing.
-                sys::session_keyring_setperm(0x3f3f_0000).map_err(InitError::Keyring)?;
+                // A new keyring's permissions (possessor: all; owner: view, read, link) plus
+                // search for its owner, as runc sets them; group and others get nothing.
+                sys::session_keyring_setperm(0x3f1b_0000).map_err(InitError::Keyring)?;
             }
             // Kernels without keyrings, or a seccomp'd runtime: runc treats ENOSYS as "none".
             Err(Errno::ENOSYS) => {}

@@ -877,14 +877,24 @@ pub fn enter(prepared: &Prepared, plan: &Plan) -> Result<(), RootfsError> {
         path: plan.rootfs.clone(),
         source,
     };
+    let old_root = nix::fcntl::open(
+        "/",
+        OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(err)?;
     fchdir(prepared.root.as_fd()).map_err(err)?;
     if plan.options.no_pivot {
         mount(Some("."), "/", None::<&str>, MsFlags::MS_MOVE, None::<&str>).map_err(err)?;
         chroot(".").map_err(err)?;
     } else {
-        // pivot_root(".", "."): the old root ends up stacked on top of the new one at "/";
-        // make it a slave so that detaching it does not propagate to the host, then detach.
+        // pivot_root(".", "."): the old root ends up stacked on top of the new one at "/".
+        // Go to the old root (through a handle taken before; "." after the pivot is not
+        // guaranteed to be it), make it a slave so that detaching it does not propagate to
+        // the host, then detach it. Only the old root's tree is touched: the container's
+        // mounts keep the propagation they were given.
         pivot_root(".", ".").map_err(err)?;
+        fchdir(old_root.as_fd()).map_err(err)?;
         mount(
             None::<&str>,
             ".",
@@ -895,6 +905,7 @@ pub fn enter(prepared: &Prepared, plan: &Plan) -> Result<(), RootfsError> {
         .map_err(err)?;
         umount2(".", MntFlags::MNT_DETACH).map_err(err)?;
     }
+    drop(old_root);
     chdir("/").map_err(err)?;
     if plan.rootfs_propagation_given {
         mount(
@@ -925,6 +936,10 @@ pub fn finalize(plan: &Plan) -> Result<(), RootfsError> {
         path: "/".into(),
         source,
     })?;
+    // sysctls first: /proc/sys is usually among the read-only paths.
+    for (key, value) in &plan.sysctl {
+        write_sysctl(root.as_fd(), key, value)?;
+    }
     for p in &plan.readonly_paths {
         let fd = match open_in_root(root.as_fd(), p) {
             Ok(fd) => fd,
@@ -1004,9 +1019,6 @@ pub fn finalize(plan: &Plan) -> Result<(), RootfsError> {
             path: p.clone(),
             source,
         })?;
-    }
-    for (key, value) in &plan.sysctl {
-        write_sysctl(root.as_fd(), key, value)?;
     }
     if plan.rootfs_readonly {
         remount_bind(root.as_fd(), flags::RDONLY, 0).map_err(|source| RootfsError::Path {

@@ -27,6 +27,8 @@ pub struct CreateOptions {
     pub console_socket: Option<PathBuf>,
     /// `--pid-file`.
     pub pid_file: Option<PathBuf>,
+    /// Variables added to `process.env` (socket activation: `LISTEN_FDS`, `LISTEN_PID`).
+    pub extra_env: Vec<String>,
 }
 
 /// Kinds of namespaces, as clone flags.
@@ -503,7 +505,11 @@ pub fn build(
     }
     let process = ProcessPlan {
         args: proc_.args().clone().unwrap_or_default(),
-        env: proc_.env().clone().unwrap_or_default(),
+        env: {
+            let mut env = proc_.env().clone().unwrap_or_default();
+            env.extend(options.extra_env.iter().cloned());
+            env
+        },
         cwd: proc_.cwd().clone(),
         uid: user.uid(),
         gid: user.gid(),

@@ -56,14 +56,25 @@ impl Output {
         }
     }
 
-    /// The status and the last non-empty line of stderr (or stdout), for a one-line reason.
+    /// The status and the last line of stderr (or stdout) that mentions an error, else the last
+    /// non-empty one, for a one-line reason.
     pub fn brief(&self) -> String {
-        let last = last_line(&self.stderr).or_else(|| last_line(&self.stdout));
+        let last = error_line(&self.stderr)
+            .or_else(|| last_line(&self.stderr))
+            .or_else(|| error_line(&self.stdout))
+            .or_else(|| last_line(&self.stdout));
         match last {
             Some(line) => format!("{}: {}", self.status_text(), line),
             None => self.status_text(),
         }
     }
+}
+
+fn error_line(text: &str) -> Option<&str> {
+    text.lines()
+        .map(str::trim)
+        .rev()
+        .find(|l| l.to_ascii_lowercase().contains("error"))
 }
 
 fn last_line(text: &str) -> Option<&str> {
@@ -292,6 +303,16 @@ mod tests {
             stderr: "first\nsecond\n\n".into(),
         };
         assert_eq!(out.brief(), "exit status 1: second");
+        let clap = Output {
+            code: Some(2),
+            signal: None,
+            stdout: String::new(),
+            stderr: "error: unrecognized subcommand 'exec'\n\nUsage: x\n\nFor more information, try '--help'.\n".into(),
+        };
+        assert_eq!(
+            clap.brief(),
+            "exit status 2: error: unrecognized subcommand 'exec'"
+        );
         let quiet = Output {
             code: None,
             signal: Some(9),

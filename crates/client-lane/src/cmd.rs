@@ -7,7 +7,7 @@ use std::io::{Read, Write};
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -231,34 +231,47 @@ pub fn wait_timeout(child: &mut Child, timeout: Duration) -> Option<ExitStatus> 
 
 /// A pipe being read to its end on a thread.
 pub struct Drain {
-    rx: Option<mpsc::Receiver<Vec<u8>>>,
+    buf: Arc<Mutex<Vec<u8>>>,
+    done: Option<mpsc::Receiver<()>>,
 }
 
 /// Starts reading `pipe` on a thread.
 pub fn drain<R: Read + Send + 'static>(pipe: Option<R>) -> Drain {
+    let buf = Arc::new(Mutex::new(Vec::new()));
     let Some(mut pipe) = pipe else {
-        return Drain { rx: None };
+        return Drain { buf, done: None };
     };
     let (tx, rx) = mpsc::channel();
+    let sink = Arc::clone(&buf);
     thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = pipe.read_to_end(&mut buf);
-        let _ = tx.send(buf);
+        let mut chunk = [0u8; 8192];
+        loop {
+            match pipe.read(&mut chunk) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => sink
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .extend_from_slice(&chunk[..n]),
+            }
+        }
+        let _ = tx.send(());
     });
-    Drain { rx: Some(rx) }
+    Drain {
+        buf,
+        done: Some(rx),
+    }
 }
 
 impl Drain {
     /// What was read, once the writer closed the pipe or the grace period ran out (a process
-    /// that outlives the command may hold the pipe; its later output is not waited for).
+    /// that outlives the command may hold the pipe; what it writes later is not waited for,
+    /// what was written before is kept).
     pub fn collect(self) -> String {
-        match self.rx {
-            None => String::new(),
-            Some(rx) => rx
-                .recv_timeout(DRAIN_GRACE)
-                .map(|b| String::from_utf8_lossy(&b).into_owned())
-                .unwrap_or_default(),
+        if let Some(done) = self.done {
+            let _ = done.recv_timeout(DRAIN_GRACE);
         }
+        let bytes = self.buf.lock().unwrap_or_else(|e| e.into_inner());
+        String::from_utf8_lossy(&bytes).into_owned()
     }
 }
 
@@ -336,6 +349,15 @@ mod tests {
             .run_with("sleep", &args(&["30"]), Duration::from_millis(200))
             .unwrap_err();
         assert!(err.to_string().contains("timed out"), "{err}");
+        // Output written before the command exits is kept even when a process it left behind
+        // holds the pipe open.
+        let out = runner
+            .run(
+                "sh",
+                &args(&["-c", "echo early; sleep 3 & exit 0"]),
+            )
+            .unwrap();
+        assert_eq!(out.stdout, "early\n");
         let transcript = std::fs::read_to_string(dir.path().join("t.log")).unwrap();
         assert!(transcript.contains("$ sh -c 'echo out; echo err >&2; exit 3'"));
         assert!(transcript.contains("exit status 3"));

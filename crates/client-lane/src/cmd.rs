@@ -352,10 +352,7 @@ mod tests {
         // Output written before the command exits is kept even when a process it left behind
         // holds the pipe open.
         let out = runner
-            .run(
-                "sh",
-                &args(&["-c", "echo early; sleep 3 & exit 0"]),
-            )
+            .run("sh", &args(&["-c", "echo early; sleep 3 & exit 0"]))
             .unwrap();
         assert_eq!(out.stdout, "early\n");
         let transcript = std::fs::read_to_string(dir.path().join("t.log")).unwrap();

@@ -180,12 +180,6 @@ fn lane(opts: &Opts, interrupted: &AtomicBool) -> Result<i32> {
         &out.join("transcript.log"),
         Duration::from_secs(opts.timeout),
     )?;
-    let tmp = PathBuf::from(format!("/tmp/client-lane.{}", std::process::id()));
-    fs::create_dir(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-
-    let roots: Vec<PathBuf> = opts.runtimes.iter().map(|k| default_root(*k)).collect();
-    let snapshot = cleanup::HostSnapshot::take(&roots);
-
     let mut versions = vec![];
     for (kind, path) in &binaries {
         let flag = "--version";
@@ -211,6 +205,12 @@ fn lane(opts: &Opts, interrupted: &AtomicBool) -> Result<i32> {
         }
     ));
     println!("# {}", versions.join("; "));
+
+    // From here on, everything the lane makes is removed by `clean_up` and `restore`.
+    let roots: Vec<PathBuf> = opts.runtimes.iter().map(|k| default_root(*k)).collect();
+    let snapshot = cleanup::HostSnapshot::take(&roots);
+    let tmp = PathBuf::from(format!("/tmp/client-lane.{}", std::process::id()));
+    fs::create_dir(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
 
     let mut lane = Lane {
         opts,

@@ -20,7 +20,8 @@ pub enum Scenario {
     OneShot,
     /// a container exiting 3: the client reports 3; a missing command: the client says so
     ExitNonzero,
-    /// run detached, then exec: output, status, same namespaces and cgroup as the init
+    /// run detached, then exec: output, status, same namespaces and cgroup as the init, only
+    /// stdio, no `_OCI_*` variables
     Exec,
     /// the client's process listing (`ctr task ps`, `podman top`)
     Ps,
@@ -211,7 +212,8 @@ fn exec(c: &mut dyn Client, name: &str) -> Result<()> {
     let script = "echo exec-out; echo exec-err >&2; \
                   [ \"$(cat /proc/self/cgroup)\" = \"$(cat /proc/1/cgroup)\" ] && echo same-cgroup; \
                   [ \"$(readlink /proc/self/ns/mnt)\" = \"$(readlink /proc/1/ns/mnt)\" ] && echo same-mntns; \
-                  echo \"pid1=$(cat /proc/1/comm)\"; exit 5";
+                  echo \"pid1=$(cat /proc/1/comm)\"; \
+                  echo fds-begin; ls /proc/$$/fd; echo fds-end; env | grep '^_OCI'; echo env-end; exit 5";
     let out = c.exec(name, &["sh", "-c", script])?;
     ensure!(
         out.code == Some(5),
@@ -229,6 +231,16 @@ fn exec(c: &mut dyn Client, name: &str) -> Result<()> {
         out.stderr.contains("exec-err"),
         "exec stderr lost: {:?}",
         out.stderr
+    );
+    let fds = between(&out.stdout, "fds-begin", "fds-end")?;
+    ensure!(
+        fds == ["0", "1", "2"],
+        "the exec'd process has fds {fds:?}, expected only 0 1 2 (leaked from the client?)"
+    );
+    let env = between(&out.stdout, "fds-end", "env-end")?;
+    ensure!(
+        env.is_empty(),
+        "_OCI_* variables reached the exec'd process: {env:?}"
     );
     let ok = c.exec(name, &["true"])?;
     ensure!(ok.success(), "exec true: {}", ok.brief());

@@ -371,6 +371,7 @@ impl Runtime {
                 seccomp,
                 idmapped: crate::rootfs::idmap::prepare(&plan)?,
                 net_devices: net_devices.clone(),
+                v1_tasks: cg.v1_task_files(),
             },
             &mut host,
         );
@@ -692,10 +693,12 @@ impl CreateHost for Host<'_> {
     fn place_in_cgroup(
         &mut self,
         pid: Pid,
+        cloned_into: bool,
     ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-        self.cgroup.add_process(pid.as_raw())?;
+        self.cgroup.add_cloned_process(pid.as_raw(), cloned_into)?;
         Ok(())
     }
+
     fn namespaces_ready(
         &mut self,
         init: Pid,

@@ -20,26 +20,30 @@ use crate::wrapper::Call;
 /// How the lane may remove a host path it made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Removal {
-    /// The client's own directory: removed with its contents.
-    Tree,
-    /// A runtime's state root: removed only if empty (anything in it is a container's state
-    /// left behind, reported).
+    /// A directory: removed only if empty (anything in it — a shim's socket, a container's
+    /// state — is a leftover, reported; or another user's, left alone).
     IfEmpty,
-    /// A file.
+    /// A file the clients write there and never remove.
     File,
 }
 
-/// Host paths the clients create outside the lane's directories, deepest first.
+/// Host paths the clients create outside the lane's directories, deepest first. Only files the
+/// clients are known to leave are removed outright, so a daemon or engine that started after the
+/// lane and shares these directories loses nothing.
 pub const HOST_PATHS: &[(&str, Removal)] = &[
-    ("/run/containerd/s", Removal::Tree),
-    ("/run/containerd/fifo", Removal::Tree),
+    ("/run/containerd/s", Removal::IfEmpty),
+    ("/run/containerd/fifo", Removal::IfEmpty),
     ("/run/containerd/runc", Removal::IfEmpty),
     ("/run/containerd", Removal::IfEmpty),
-    ("/run/containers/networks", Removal::Tree),
+    ("/run/containers/networks", Removal::IfEmpty),
     ("/run/containers", Removal::IfEmpty),
-    ("/var/lib/containers/cache", Removal::Tree),
+    (
+        "/var/lib/containers/cache/blob-info-cache-v1.boltdb",
+        Removal::File,
+    ),
+    ("/var/lib/containers/cache", Removal::IfEmpty),
     ("/var/lib/containers", Removal::IfEmpty),
-    ("/run/libpod", Removal::Tree),
+    ("/run/libpod", Removal::IfEmpty),
     ("/etc/cni/net.d/cni.lock", Removal::File),
 ];
 
@@ -70,7 +74,6 @@ impl HostSnapshot {
                 continue;
             }
             let res = match removal {
-                Removal::Tree => fs::remove_dir_all(path),
                 Removal::File => fs::remove_file(path),
                 Removal::IfEmpty => fs::remove_dir(path),
             };
@@ -311,18 +314,21 @@ mod tests {
         fs::create_dir(&old).unwrap();
         let snap = HostSnapshot {
             existed: vec![
-                (old.clone(), Removal::Tree, true),
+                (old.clone(), Removal::IfEmpty, true),
                 (new_empty.clone(), Removal::IfEmpty, false),
                 (new_full.clone(), Removal::IfEmpty, false),
-                (dir.path().join("never"), Removal::Tree, false),
+                (dir.path().join("never"), Removal::IfEmpty, false),
+                (dir.path().join("new-file"), Removal::File, false),
             ],
         };
         fs::create_dir(&new_empty).unwrap();
         fs::create_dir_all(new_full.join("ctr-state")).unwrap();
+        fs::write(dir.path().join("new-file"), "cache").unwrap();
         let problems = snap.restore();
         assert!(old.exists());
         assert!(!new_empty.exists());
         assert!(new_full.exists());
+        assert!(!dir.path().join("new-file").exists());
         assert_eq!(problems.len(), 1);
         assert!(problems[0].contains("ctr-state"), "{problems:?}");
     }

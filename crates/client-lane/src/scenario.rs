@@ -73,6 +73,12 @@ pub struct Ctx<'a> {
     pub proc: &'a Path,
 }
 
+// Processes whose output is checked stay 0.3 s after printing it (`sleep 0.3`): on a loaded
+// machine (load average ~14 on 2 cores) `ctr run` / `ctr task exec` twice printed nothing at
+// all for a process that printed and exited at once, with the right exit status, once with runc
+// and once with minke: a race on ctr's side of its FIFOs, not the runtime's. A process that
+// lingers a moment has not shown it since.
+
 /// A container that idles and exits 7 on SIGTERM; "ready" once the trap is set.
 const SERVE: &str = "trap 'exit 7' TERM; echo ready; sleep 1000 & wait";
 /// A container that ignores SIGTERM.
@@ -111,7 +117,7 @@ pub fn run(scenario: Scenario, c: &mut dyn Client, ctx: &Ctx<'_>, name: &str) ->
 
 fn one_shot(c: &mut dyn Client, name: &str) -> Result<()> {
     let script = "echo hello-from-lane; echo to-stderr >&2; echo fds-begin; ls /proc/$$/fd; \
-                  echo fds-end; env | grep '^_OCI' ; echo env-end";
+                  echo fds-end; env | grep '^_OCI' ; echo env-end; sleep 0.3";
     let out = c.run(name, &["sh", "-c", script])?;
     ensure!(
         out.success(),
@@ -153,7 +159,7 @@ fn between(text: &str, from: &str, to: &str) -> Result<Vec<String>> {
 }
 
 fn exit_nonzero(c: &mut dyn Client, name: &str) -> Result<()> {
-    let out = c.run(name, &["sh", "-c", "echo exiting; exit 3"])?;
+    let out = c.run(name, &["sh", "-c", "echo exiting; sleep 0.3; exit 3"])?;
     ensure!(
         out.code == Some(3),
         "the client reported {} for a container that exits 3 ({})",
@@ -213,7 +219,7 @@ fn exec(c: &mut dyn Client, name: &str) -> Result<()> {
                   [ \"$(cat /proc/self/cgroup)\" = \"$(cat /proc/1/cgroup)\" ] && echo same-cgroup; \
                   [ \"$(readlink /proc/self/ns/mnt)\" = \"$(readlink /proc/1/ns/mnt)\" ] && echo same-mntns; \
                   echo \"pid1=$(cat /proc/1/comm)\"; \
-                  echo fds-begin; ls /proc/$$/fd; echo fds-end; env | grep '^_OCI'; echo env-end; exit 5";
+                  echo fds-begin; ls /proc/$$/fd; echo fds-end; env | grep '^_OCI'; echo env-end; sleep 0.3; exit 5";
     let out = c.exec(name, &["sh", "-c", script])?;
     ensure!(
         out.code == Some(5),
@@ -279,7 +285,7 @@ fn pause_resume(c: &mut dyn Client, ctx: &Ctx<'_>, name: &str) -> Result<()> {
     let st = c.status(name)?;
     ensure!(st == Status::Running, "after resume the client says {st:?}");
     ensure!(!files.frozen()?, "after resume the cgroup is still frozen");
-    let out = c.exec(name, &["echo", "alive"])?;
+    let out = c.exec(name, &["sh", "-c", "echo alive; sleep 0.3"])?;
     ensure!(
         out.success() && out.stdout.contains("alive"),
         "exec after resume: {}",

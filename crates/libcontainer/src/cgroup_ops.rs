@@ -157,6 +157,16 @@ impl ResourceUpdate {
         })
     }
 
+    /// From typed resources (an embedder's request): every field that is set changes, with
+    /// the same rules for "unchanged" values as [`ResourceUpdate::from_json`].
+    pub fn from_resources(r: &LinuxResources) -> Result<ResourceUpdate> {
+        let v = serde_json::to_value(r).map_err(|e| OpsError::BadResources {
+            field: RESOURCES.into(),
+            reason: e.to_string(),
+        })?;
+        Self::from_value(v)
+    }
+
     /// The `linux.resources` fields this update sets.
     pub fn delta(&self) -> &Map<String, Value> {
         &self.delta
@@ -631,6 +641,18 @@ mod tests {
         assert_eq!(u.delta()["memory"], json!({"limit": 33554432}));
         assert_eq!(u.delta()["cpu"], json!({"cpus": "0"}));
         assert!(upd(json!({})).is_empty());
+    }
+
+    #[test]
+    fn typed_resources_become_the_same_update() {
+        let r: LinuxResources =
+            serde_json::from_value(json!({"memory": {"limit": 1048576}, "pids": {"limit": 9}}))
+                .unwrap();
+        let u = ResourceUpdate::from_resources(&r).unwrap();
+        assert_eq!(
+            Value::Object(u.delta().clone()),
+            json!({"memory": {"limit": 1048576}, "pids": {"limit": 9}})
+        );
     }
 
     #[test]

@@ -7,10 +7,9 @@ use std::collections::BTreeMap;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use nix::errno::Errno;
-use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::socket::{bind, connect, listen, socket, AddressFamily, Backlog, SockFlag, SockType};
 use nix::unistd::Pid;
 use serde::{Deserialize, Serialize};
@@ -96,6 +95,10 @@ pub enum Error {
     Paused(String),
     #[error(transparent)]
     Rdt(#[from] crate::resctrl::RdtError),
+    #[error(transparent)]
+    Idmap(#[from] crate::rootfs::idmap::IdmapError),
+    #[error(transparent)]
+    NetDev(#[from] crate::netdev::NetDevError),
 }
 
 type Result<T, E = Error> = std::result::Result<T, E>;
@@ -141,7 +144,9 @@ struct HookState<'a> {
     oci_version: &'a str,
     id: &'a str,
     status: Status,
-    pid: i32,
+    /// Absent once stopped (the spec requires it only for created and running).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pid: Option<i32>,
     bundle: &'a Path,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     annotations: &'a BTreeMap<String, String>,
@@ -238,7 +243,7 @@ impl Runtime {
             oci_version: OCI_VERSION,
             id: &st.id,
             status,
-            pid,
+            pid: (pid > 0).then_some(pid),
             bundle: &st.bundle,
             annotations: &st.annotations,
         })
@@ -268,6 +273,7 @@ impl Runtime {
             Some(sc) => Some(crate::seccomp::compile(sc)?),
             None => None,
         };
+        let net_devices = crate::netdev::inspect(&plan.net_devices)?;
         let cg_host = cgroups::detect()?;
         let cg_plan = cgroups::plan(&cg_host, &req.id, loaded.spec.linux().as_ref())?;
         let rootfs_md = std::fs::metadata(&plan.rootfs).map_err(|e| Error::Rootfs {
@@ -349,6 +355,7 @@ impl Runtime {
         let mut host = Host {
             st: &st,
             cgroup: cg,
+            net_devices: &net_devices,
         };
         let spawned = parent::spawn(
             SpawnArgs {
@@ -356,11 +363,14 @@ impl Runtime {
                 listener,
                 console,
                 keep: req.keep_fds.clone(),
-                cgroup_mounts: cgroup_mount_info(&cg_host, &cg),
+                cgroup_mounts: cgroup_mount_info(&cg_host, cg),
                 caps,
                 last_cap,
                 clone_into: cg.clone_into_fd(),
                 seccomp,
+                idmapped: crate::rootfs::idmap::prepare(&plan)?,
+                net_devices: net_devices.clone(),
+                v1_tasks: cg.v1_task_files(),
             },
             &mut host,
         );
@@ -608,7 +618,7 @@ impl Runtime {
                     nix::sys::signal::kill(Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
             }
         }
-        if !wait_pidfd(&pidfd, Duration::from_secs(10)) {
+        if !proc::wait_pidfd(&pidfd, Duration::from_secs(10)) {
             return Err(Error::StopTimeout);
         }
         Ok(())
@@ -658,41 +668,34 @@ fn is_hook_failure(e: &parent::ParentError) -> bool {
     }
 }
 
-/// Poll a pidfd until the process exits or `limit` passes.
-pub fn wait_pidfd(pidfd: &OwnedFd, limit: Duration) -> bool {
-    let deadline = Instant::now() + limit;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return false;
-        }
-        let ms = left.as_millis().min(i32::MAX as u128) as i32;
-        let mut fds = [PollFd::new(pidfd.as_fd(), PollFlags::POLLIN)];
-        match poll(
-            &mut fds,
-            PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX),
-        ) {
-            Ok(0) => return false,
-            Ok(_) => return true,
-            Err(Errno::EINTR) => continue,
-            Err(_) => return true,
-        }
-    }
-}
-
 struct Host<'a> {
     st: &'a ContainerState,
     cgroup: &'a Cgroup,
+    net_devices: &'a [crate::netdev::DeviceFacts],
 }
 
 impl CreateHost for Host<'_> {
     fn place_in_cgroup(
         &mut self,
         pid: Pid,
+        cloned_into: bool,
     ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-        self.cgroup.add_process(pid.as_raw())?;
+        self.cgroup.add_cloned_process(pid.as_raw(), cloned_into)?;
         Ok(())
     }
+
+    fn namespaces_ready(
+        &mut self,
+        init: Pid,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        if self.net_devices.is_empty() {
+            return Ok(());
+        }
+        let ns = std::fs::File::open(format!("/proc/{}/ns/net", init.as_raw()))?;
+        crate::netdev::move_into(self.net_devices, ns.as_fd())?;
+        Ok(())
+    }
+
     fn hook_state(&self, pid: Pid) -> String {
         Runtime::hook_state(self.st, Status::Creating, pid.as_raw())
     }

@@ -10,6 +10,7 @@ pub mod cgroup_ops;
 pub mod cgroups;
 pub mod container;
 pub mod hooks;
+pub mod netdev;
 pub mod plan;
 pub mod proc;
 pub mod procattrs;

@@ -27,6 +27,8 @@ pub struct CreateOptions {
     pub console_socket: Option<PathBuf>,
     /// `--pid-file`.
     pub pid_file: Option<PathBuf>,
+    /// Variables added to `process.env` (socket activation: `LISTEN_FDS`, `LISTEN_PID`).
+    pub extra_env: Vec<String>,
 }
 
 /// Kinds of namespaces, as clone flags.
@@ -290,6 +292,8 @@ pub struct Plan {
     pub mount_label: Option<String>,
     /// `linux.intelRdt`.
     pub rdt: Option<crate::resctrl::RdtPlan>,
+    /// `linux.netDevices`, sorted by host name.
+    pub net_devices: Vec<crate::netdev::NetDevice>,
 }
 
 /// The devices every container gets (config-linux.md, "Default Devices").
@@ -501,7 +505,11 @@ pub fn build(
     }
     let process = ProcessPlan {
         args: proc_.args().clone().unwrap_or_default(),
-        env: proc_.env().clone().unwrap_or_default(),
+        env: {
+            let mut env = proc_.env().clone().unwrap_or_default();
+            env.extend(options.extra_env.iter().cloned());
+            env
+        },
         cwd: proc_.cwd().clone(),
         uid: user.uid(),
         gid: user.gid(),
@@ -565,6 +573,23 @@ pub fn build(
             .and_then(|l| l.intel_rdt().as_ref())
             .map(|r| crate::resctrl::plan(r, id))
             .transpose()?,
+        net_devices: {
+            let mut v: Vec<crate::netdev::NetDevice> = linux
+                .and_then(|l| l.net_devices().as_ref())
+                .into_iter()
+                .flatten()
+                .map(|(host, d)| crate::netdev::NetDevice {
+                    host_name: host.clone(),
+                    name: d
+                        .name()
+                        .clone()
+                        .filter(|n| !n.is_empty())
+                        .unwrap_or_else(|| host.clone()),
+                })
+                .collect();
+            v.sort_by(|a, b| a.host_name.cmp(&b.host_name));
+            v
+        },
     })
 }
 

@@ -35,6 +35,12 @@ pub struct ChildArgs<'a> {
     pub cgroup_mounts: CgroupMountInfo,
     pub caps: CapMasks,
     pub last_cap: u8,
+    /// v1 `tasks` files to write `0` to (join the cgroup ourselves), right after `Proceed`.
+    pub v1_tasks: Vec<std::path::PathBuf>,
+    /// Network devices the runtime moves into the container's namespace (then configured here).
+    pub net_devices: Vec<crate::netdev::DeviceFacts>,
+    /// Detached idmapped mount trees built by the runtime, by mount index.
+    pub idmapped: rootfs::idmap::IdmappedTrees,
     /// The compiled seccomp filter, installed just before execve (taken once).
     pub seccomp: std::cell::Cell<Option<crate::seccomp::Filter>>,
 }
@@ -120,6 +126,10 @@ pub enum InitError {
     Seccomp(#[from] crate::seccomp::SeccompError),
     #[error(transparent)]
     ProcAttr(#[from] crate::procattrs::ProcAttrError),
+    #[error(transparent)]
+    NetDev(#[from] crate::netdev::NetDevError),
+    #[error("joining the container's cgroup: writing {0}")]
+    JoinCgroup(std::path::PathBuf, #[source] std::io::Error),
     #[error("{0}")]
     Other(String),
 }
@@ -157,6 +167,7 @@ fn close_inherited_fds(a: &ChildArgs<'_>) -> Result<()> {
         keep.push(c.as_raw_fd() as u32);
     }
     keep.extend(a.keep.iter().map(|&fd| fd as u32));
+    keep.extend(a.idmapped.values().map(|fd| fd.as_raw_fd() as u32));
     keep.retain(|&fd| fd >= first);
     keep.sort_unstable();
     keep.dedup();
@@ -176,6 +187,9 @@ fn run(a: &ChildArgs<'_>) -> Result<Infallible> {
     sys::reset_signal_dispositions();
     close_inherited_fds(a)?;
     expect_proceed(&a.chan)?;
+    for path in &a.v1_tasks {
+        std::fs::write(path, "0").map_err(|e| InitError::JoinCgroup(path.clone(), e))?;
+    }
     let ns = &a.plan.namespaces;
     if !ns.single_clone() {
         enter_namespaces(a)?;
@@ -298,8 +312,9 @@ fn init_main(a: &ChildArgs<'_>) -> Result<Infallible> {
         let name = CString::new(format!("_ses.{}", plan.id)).unwrap_or_default();
         match sys::join_session_keyring(&name) {
             Ok(()) => {
-                // Possessor and owner may do everything with it; group and others nothing.
-                sys::session_keyring_setperm(0x3f3f_0000).map_err(InitError::Keyring)?;
+                // A new keyring's permissions (possessor: all; owner: view, read, link) plus
+                // search for its owner, as runc sets them; group and others get nothing.
+                sys::session_keyring_setperm(0x3f1b_0000).map_err(InitError::Keyring)?;
             }
             // Kernels without keyrings, or a seccomp'd runtime: runc treats ENOSYS as "none".
             Err(Errno::ENOSYS) => {}
@@ -307,13 +322,14 @@ fn init_main(a: &ChildArgs<'_>) -> Result<Infallible> {
         }
     }
 
-    let prepared = rootfs::prepare(plan, &a.cgroup_mounts, in_userns)?;
+    let prepared = rootfs::prepare(plan, &a.cgroup_mounts, in_userns, &a.idmapped)?;
     a.chan.send(&ChildMsg::RunCreateHooks)?;
     let state = match a.chan.recv()? {
         Some(ParentMsg::CreateHooksDone { state }) => state,
         Some(other) => return Err(InitError::Protocol(format!("{other:?}"))),
         None => return Err(InitError::ParentGone),
     };
+    crate::netdev::configure(&a.net_devices)?;
     hooks::run_all(
         HookKind::CreateContainer,
         plan.hooks.as_ref(),

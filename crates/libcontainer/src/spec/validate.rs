@@ -41,6 +41,7 @@ const CHECKS: &[(&str, Check)] = &[
     ("linux.rootfsPropagation", check_rootfs_propagation),
     ("hooks", check_hooks),
     ("linux.sysctl", check_sysctl),
+    ("linux.netDevices", check_net_devices),
     ("process.rlimits", check_rlimits),
     ("process", check_process),
 ];
@@ -515,6 +516,47 @@ fn check_sysctl(spec: &Spec) -> Result<(), InvalidSpec> {
                     need.1
                 ),
             ));
+        }
+    }
+    Ok(())
+}
+
+fn check_net_devices(spec: &Spec) -> Result<(), InvalidSpec> {
+    let Some(devs) = spec.linux().as_ref().and_then(|l| l.net_devices().as_ref()) else {
+        return Ok(());
+    };
+    if devs.is_empty() {
+        return Ok(());
+    }
+    if !has_namespace(spec, LinuxNamespaceType::Network) {
+        return Err(InvalidSpec::new(
+            "linux.netDevices",
+            "needs a network namespace of the container's own (linux.namespaces)",
+        ));
+    }
+    let valid = |n: &str| {
+        !n.is_empty()
+            && n.len() < 16
+            && n != "."
+            && n != ".."
+            && !n.chars().any(|c| c == '/' || c == ':' || c.is_whitespace())
+    };
+    let mut keys: Vec<&String> = devs.keys().collect();
+    keys.sort();
+    for host in keys {
+        if !valid(host) {
+            return Err(InvalidSpec::new(
+                format!("linux.netDevices.{host}"),
+                "is not a valid interface name",
+            ));
+        }
+        if let Some(n) = devs[host].name() {
+            if !n.is_empty() && !valid(n) {
+                return Err(InvalidSpec::new(
+                    format!("linux.netDevices.{host}.name"),
+                    format!("{n:?} is not a valid interface name"),
+                ));
+            }
         }
     }
     Ok(())

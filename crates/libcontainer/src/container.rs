@@ -7,10 +7,9 @@ use std::collections::BTreeMap;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use nix::errno::Errno;
-use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::socket::{bind, connect, listen, socket, AddressFamily, Backlog, SockFlag, SockType};
 use nix::unistd::Pid;
 use serde::{Deserialize, Serialize};
@@ -364,7 +363,7 @@ impl Runtime {
                 listener,
                 console,
                 keep: req.keep_fds.clone(),
-                cgroup_mounts: cgroup_mount_info(&cg_host, &cg),
+                cgroup_mounts: cgroup_mount_info(&cg_host, cg),
                 caps,
                 last_cap,
                 clone_into: cg.clone_into_fd(),
@@ -518,7 +517,8 @@ impl Runtime {
     /// `kill <id> <signal>` (with `all`: every process of the container).
     pub fn kill(&self, id: &str, signal: i32, all: bool) -> Result<()> {
         let st = self.store.load(id)?;
-        match self.status(&st) {
+        let status = self.status(&st);
+        match status {
             Status::Created | Status::Running | Status::Paused => {}
             _ => return Err(Error::NotRunning),
         }
@@ -536,7 +536,14 @@ impl Runtime {
                 );
             }
         }
-        self.signal(&st, signal)
+        self.signal(&st, signal)?;
+        if status == Status::Paused && signal == libc::SIGKILL {
+            // As runc: a frozen init acts on SIGKILL only once thawed (cgroup v1).
+            if let Some(cg) = self.cgroup(&st)? {
+                cg.thaw()?;
+            }
+        }
+        Ok(())
     }
 
     /// Processes of the container: those in the init's pid namespace when it has its own.
@@ -611,7 +618,7 @@ impl Runtime {
                     nix::sys::signal::kill(Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
             }
         }
-        if !wait_pidfd(&pidfd, Duration::from_secs(10)) {
+        if !proc::wait_pidfd(&pidfd, Duration::from_secs(10)) {
             return Err(Error::StopTimeout);
         }
         Ok(())
@@ -658,28 +665,6 @@ fn is_hook_failure(e: &parent::ParentError) -> bool {
             .iter()
             .any(|s| s.starts_with("createContainer hook")),
         _ => false,
-    }
-}
-
-/// Poll a pidfd until the process exits or `limit` passes.
-pub fn wait_pidfd(pidfd: &OwnedFd, limit: Duration) -> bool {
-    let deadline = Instant::now() + limit;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return false;
-        }
-        let ms = left.as_millis().min(i32::MAX as u128) as i32;
-        let mut fds = [PollFd::new(pidfd.as_fd(), PollFlags::POLLIN)];
-        match poll(
-            &mut fds,
-            PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX),
-        ) {
-            Ok(0) => return false,
-            Ok(_) => return true,
-            Err(Errno::EINTR) => continue,
-            Err(_) => return true,
-        }
     }
 }
 

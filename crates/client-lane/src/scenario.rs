@@ -116,9 +116,8 @@ pub fn run(scenario: Scenario, c: &mut dyn Client, ctx: &Ctx<'_>, name: &str) ->
 }
 
 fn one_shot(c: &mut dyn Client, name: &str) -> Result<()> {
-    let script = "echo hello-from-lane; echo to-stderr >&2; echo fds-begin; ls /proc/$$/fd; \
-                  echo fds-end; env | grep '^_OCI' ; echo env-end; sleep 0.3";
-    let out = c.run(name, &["sh", "-c", script])?;
+    let script = format!("echo hello-from-lane; echo to-stderr >&2; {FDS_AND_ENV}; sleep 0.3");
+    let out = c.run(name, &["sh", "-c", &script])?;
     ensure!(
         out.success(),
         "the one-shot container failed: {}",
@@ -134,16 +133,23 @@ fn one_shot(c: &mut dyn Client, name: &str) -> Result<()> {
         "the container's stderr did not reach the client's stderr: {:?}",
         out.stderr
     );
-    let fds = between(&out.stdout, "fds-begin", "fds-end")?;
+    check_fds_and_env(&out.stdout, "the container's process")
+}
+
+/// Prints the shell's open fds and its `_OCI_*` variables between marker lines.
+const FDS_AND_ENV: &str =
+    "echo fds-begin; ls /proc/$$/fd; echo fds-end; env | grep '^_OCI'; echo env-end";
+
+/// What [`FDS_AND_ENV`] printed must be fds 0 1 2 only and no `_OCI_*` variable: the clients
+/// hand the runtime more (the shim's socket, conmon's sync pipes and their variables).
+fn check_fds_and_env(stdout: &str, who: &str) -> Result<()> {
+    let fds = between(stdout, "fds-begin", "fds-end")?;
     ensure!(
         fds == ["0", "1", "2"],
-        "the container's process has fds {fds:?}, expected only 0 1 2 (leaked from the client?)"
+        "{who} has fds {fds:?}, expected only 0 1 2 (leaked from the client?)"
     );
-    let env = between(&out.stdout, "fds-end", "env-end")?;
-    ensure!(
-        env.is_empty(),
-        "_OCI_* variables reached the container: {env:?}"
-    );
+    let env = between(stdout, "fds-end", "env-end")?;
+    ensure!(env.is_empty(), "_OCI_* variables reached {who}: {env:?}");
     Ok(())
 }
 
@@ -215,12 +221,13 @@ fn wait_ready(c: &mut dyn Client, name: &str) -> Result<()> {
 
 fn exec(c: &mut dyn Client, name: &str) -> Result<()> {
     c.run_detached(name, &["sh", "-c", SERVE], None)?;
-    let script = "echo exec-out; echo exec-err >&2; \
-                  [ \"$(cat /proc/self/cgroup)\" = \"$(cat /proc/1/cgroup)\" ] && echo same-cgroup; \
-                  [ \"$(readlink /proc/self/ns/mnt)\" = \"$(readlink /proc/1/ns/mnt)\" ] && echo same-mntns; \
-                  echo \"pid1=$(cat /proc/1/comm)\"; \
-                  echo fds-begin; ls /proc/$$/fd; echo fds-end; env | grep '^_OCI'; echo env-end; sleep 0.3; exit 5";
-    let out = c.exec(name, &["sh", "-c", script])?;
+    let script = format!(
+        "echo exec-out; echo exec-err >&2; \
+         [ \"$(cat /proc/self/cgroup)\" = \"$(cat /proc/1/cgroup)\" ] && echo same-cgroup; \
+         [ \"$(readlink /proc/self/ns/mnt)\" = \"$(readlink /proc/1/ns/mnt)\" ] && echo same-mntns; \
+         echo \"pid1=$(cat /proc/1/comm)\"; {FDS_AND_ENV}; sleep 0.3; exit 5"
+    );
+    let out = c.exec(name, &["sh", "-c", &script])?;
     ensure!(
         out.code == Some(5),
         "exec of a process exiting 5 gave {}",
@@ -238,16 +245,7 @@ fn exec(c: &mut dyn Client, name: &str) -> Result<()> {
         "exec stderr lost: {:?}",
         out.stderr
     );
-    let fds = between(&out.stdout, "fds-begin", "fds-end")?;
-    ensure!(
-        fds == ["0", "1", "2"],
-        "the exec'd process has fds {fds:?}, expected only 0 1 2 (leaked from the client?)"
-    );
-    let env = between(&out.stdout, "fds-end", "env-end")?;
-    ensure!(
-        env.is_empty(),
-        "_OCI_* variables reached the exec'd process: {env:?}"
-    );
+    check_fds_and_env(&out.stdout, "the exec'd process")?;
     let ok = c.exec(name, &["true"])?;
     ensure!(ok.success(), "exec true: {}", ok.brief());
     let missing = c.exec(name, &["/no/such/binary"])?;
@@ -505,6 +503,18 @@ mod tests {
         assert_eq!(between(t, "fds-begin", "fds-end").unwrap(), ["0", "1", "2"]);
         assert!(between(t, "fds-end", "env-end").unwrap().is_empty());
         assert!(between(t, "x", "fds-end").is_err());
+    }
+
+    #[test]
+    fn only_stdio_and_no_oci_variables_pass() {
+        let clean = "x\nfds-begin\n0\n1\n2\nfds-end\nenv-end\n";
+        assert!(check_fds_and_env(clean, "p").is_ok());
+        let leaked = "fds-begin\n0\n1\n2\n3\nfds-end\nenv-end\n";
+        let err = check_fds_and_env(leaked, "p").unwrap_err().to_string();
+        assert!(err.contains("[\"0\", \"1\", \"2\", \"3\"]"), "{err}");
+        let env = "fds-begin\n0\n1\n2\nfds-end\n_OCI_SYNCPIPE=3\nenv-end\n";
+        let err = check_fds_and_env(env, "p").unwrap_err().to_string();
+        assert!(err.contains("_OCI_SYNCPIPE=3"), "{err}");
     }
 
     #[test]

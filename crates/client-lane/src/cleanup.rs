@@ -163,6 +163,36 @@ pub fn runtime_state_leftovers(
     problems
 }
 
+/// Console sockets the clients made for the runtime (`--console-socket` in the argv logs) and
+/// left: conmon leaves its `/tmp/conmon-term.*` when the runtime's create or exec failed. Each is
+/// reported and removed, with its directory if that is the shim's own (`/tmp/pty<N>`).
+pub fn console_socket_leftovers(calls: &[Call]) -> Vec<String> {
+    let mut problems = Vec::new();
+    for call in calls {
+        let Some(sock) = call.flag("--console-socket").map(PathBuf::from) else {
+            continue;
+        };
+        if fs::symlink_metadata(&sock).is_err() {
+            continue;
+        }
+        problems.push(format!(
+            "{} left the console socket {}",
+            call.caller,
+            sock.display()
+        ));
+        let _ = fs::remove_file(&sock);
+        if let Some(dir) = sock.parent() {
+            let ours = dir
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("pty"));
+            if ours {
+                let _ = fs::remove_dir(dir);
+            }
+        }
+    }
+    problems
+}
+
 /// Processes whose command line mentions one of `markers` (the lane's temp dir, its
 /// containerd namespace): shims and conmons the lane started that outlived their containers.
 /// They are reported and killed by pid.
@@ -331,6 +361,30 @@ mod tests {
         assert!(!dir.path().join("new-file").exists());
         assert_eq!(problems.len(), 1);
         assert!(problems[0].contains("ctr-state"), "{problems:?}");
+    }
+
+    #[test]
+    fn console_sockets_left_are_reported_and_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let shim_dir = dir.path().join("pty123");
+        fs::create_dir(&shim_dir).unwrap();
+        let shim_sock = shim_dir.join("pty.sock");
+        let conmon_sock = dir.path().join("conmon-term.ABC");
+        fs::write(&shim_sock, "").unwrap();
+        fs::write(&conmon_sock, "").unwrap();
+        let log = format!(
+            "containerd-shim\t --root /r create --bundle /b --console-socket {} c1\n\
+             conmon\t create --bundle /b --pid-file /p --console-socket {} c2\n\
+             conmon\t exec --pid-file /p --console-socket {} c3\n",
+            shim_sock.display(),
+            conmon_sock.display(),
+            dir.path().join("conmon-term.gone").display(),
+        );
+        let problems = console_socket_leftovers(&crate::wrapper::parse_log(&log));
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(problems[1].starts_with("conmon left the console socket"));
+        assert!(!shim_sock.exists() && !shim_dir.exists() && !conmon_sock.exists());
+        assert!(dir.path().exists());
     }
 
     #[test]

@@ -493,6 +493,8 @@ impl Lane<'_> {
                     &default_root(*kind),
                     &calls,
                 ));
+                self.problems
+                    .extend(cleanup::console_socket_leftovers(&calls));
             }
         }
         let markers = vec![

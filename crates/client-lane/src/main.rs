@@ -243,10 +243,11 @@ fn lane(opts: &Opts, interrupted: &AtomicBool) -> Result<i32> {
     lane.problems.extend(snapshot.restore());
 
     let verdict = Verdict::of(&lane.outcomes, lane.problems.clone());
+    println!("# transcript and runtime argv logs: {}", lane.out.display());
+    // The last line is the plain "client-lane: N passed, M failed".
     for line in verdict.summary() {
         println!("{line}");
     }
-    println!("# transcript and runtime argv logs: {}", lane.out.display());
     Ok(verdict.exit_code())
 }
 

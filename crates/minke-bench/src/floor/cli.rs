@@ -93,10 +93,12 @@ pub enum Command {
         /// Container id.
         id: String,
     },
-    /// `exec ID ARGS...`: runs ARGS in the container and exits with its status.
+    /// `exec [--pid-file P] ID ARGS...`: runs ARGS in the container and exits with its status.
     Exec {
         /// Container id.
         id: String,
+        /// Where to write the process's pid.
+        pid_file: Option<PathBuf>,
         /// The command.
         args: Vec<String>,
     },
@@ -293,19 +295,23 @@ pub fn parse(args: &[String]) -> Result<Cli, CliError> {
             }
         }
         "exec" => {
-            let id = it
-                .next()
-                .ok_or(CliError::Missing {
+            let mut pid_file = None;
+            let id = loop {
+                let arg = it.next().ok_or(CliError::Missing {
                     command: "exec",
                     what: "container id",
-                })?
-                .clone();
-            if id.starts_with('-') {
-                return Err(CliError::UnknownFlag {
-                    command: "exec",
-                    flag: id,
-                });
-            }
+                })?;
+                if let Some(v) = flag_value(arg, &["--pid-file"], &mut it)? {
+                    pid_file = Some(PathBuf::from(v));
+                } else if arg.starts_with('-') {
+                    return Err(CliError::UnknownFlag {
+                        command: "exec",
+                        flag: arg.clone(),
+                    });
+                } else {
+                    break arg.clone();
+                }
+            };
             let args: Vec<String> = it.by_ref().cloned().collect();
             if args.is_empty() {
                 return Err(CliError::Missing {
@@ -313,7 +319,7 @@ pub fn parse(args: &[String]) -> Result<Cli, CliError> {
                     what: "command",
                 });
             }
-            Command::Exec { id, args }
+            Command::Exec { id, pid_file, args }
         }
         "list" => {
             if let Some(arg) = it.next() {
@@ -423,7 +429,16 @@ mod tests {
             p("exec c1 /bin/sh -c true").unwrap().command,
             Command::Exec {
                 id: "c1".into(),
+                pid_file: None,
                 args: vec!["/bin/sh".into(), "-c".into(), "true".into()]
+            }
+        );
+        assert_eq!(
+            p("exec --pid-file /p c1 /bin/true").unwrap().command,
+            Command::Exec {
+                id: "c1".into(),
+                pid_file: Some("/p".into()),
+                args: vec!["/bin/true".into()]
             }
         );
         assert_eq!(
@@ -479,6 +494,13 @@ mod tests {
             Err(CliError::Missing {
                 command: "exec",
                 what: "command"
+            })
+        );
+        assert_eq!(
+            p("exec -t c1 sh"),
+            Err(CliError::UnknownFlag {
+                command: "exec",
+                flag: "-t".into()
             })
         );
         assert_eq!(p("kill c1 FROB"), Err(CliError::Signal("FROB".into())));

@@ -147,7 +147,7 @@ pub fn execute(cli: Cli) -> Result<i32, FloorError> {
             }
         }
         Command::Delete { id, force } => delete(&root, &id, force).map(|()| 0),
-        Command::Exec { id, args } => exec(&root, &id, args),
+        Command::Exec { id, pid_file, args } => exec(&root, &id, pid_file.as_deref(), args),
         Command::List => list(&root).map(|()| 0),
     }
 }
@@ -444,7 +444,12 @@ const NAMESPACES: &[(CloneFlags, &str)] = &[
     (CloneFlags::CLONE_NEWNS, "mnt"),
 ];
 
-fn exec(root: &Path, id: &str, args: Vec<String>) -> Result<i32, FloorError> {
+fn exec(
+    root: &Path,
+    id: &str,
+    pid_file: Option<&Path>,
+    args: Vec<String>,
+) -> Result<i32, FloorError> {
     let (dir, st) = state::load(root, id)?;
     let status = state::status(Path::new(PROC), &dir, &st);
     if status != Status::Running {
@@ -506,6 +511,13 @@ fn exec(root: &Path, id: &str, args: Vec<String>) -> Result<i32, FloorError> {
             std::process::exit(127)
         }
         Forked::Parent(pid) => {
+            if let Some(p) = pid_file {
+                if let Err(e) = fs::write(p, pid.to_string()) {
+                    let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+                    let _ = sys::wait4(pid);
+                    return Err(FloorError::Sys("writing the pid file", e));
+                }
+            }
             let (status, _) = sys::wait4(pid).map_err(sys_err("waiting for the process"))?;
             use std::os::unix::process::ExitStatusExt;
             Ok(status

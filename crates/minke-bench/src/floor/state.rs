@@ -245,7 +245,8 @@ mod tests {
     fn process_facts_of_self() {
         let (start, letter) = process_facts(Path::new("/proc"), std::process::id() as i32).unwrap();
         assert!(start > 0);
-        assert_eq!(letter, 'R');
+        // The test's main thread may be running or waiting for the test threads.
+        assert!(letter == 'R' || letter == 'S', "{letter}");
         assert_eq!(process_facts(Path::new("/nonexistent"), 1), None);
     }
 

@@ -215,6 +215,24 @@ fn mib(bytes: u64) -> String {
     format!("{:.2} MiB", bytes as f64 / (1024.0 * 1024.0))
 }
 
+/// Merges failures with the same runtime and message (one failure ends a runtime's
+/// measurements in every row of its group): (rows joined, runtime, message), in order.
+fn group_errors(errors: &[(String, String, String)]) -> Vec<(String, String, String)> {
+    let mut out: Vec<(Vec<String>, String, String)> = Vec::new();
+    for (row, runtime, message) in errors {
+        match out
+            .iter_mut()
+            .find(|(_, r, m)| r == runtime && m == message)
+        {
+            Some((rows, _, _)) => rows.push(row.clone()),
+            None => out.push((vec![row.clone()], runtime.clone(), message.clone())),
+        }
+    }
+    out.into_iter()
+        .map(|(rows, r, m)| (rows.join(", "), r, m))
+        .collect()
+}
+
 /// The table printed at the end of a run.
 pub fn render(report: &Report) -> String {
     let mut out = String::new();
@@ -282,7 +300,7 @@ pub fn render(report: &Report) -> String {
                 }
             }
             if let Some(e) = &c.error {
-                errors.push(format!("{} / {}: {e}", row.title, c.runtime));
+                errors.push((row.title.trim().to_string(), c.runtime.clone(), e.clone()));
             }
         }
     }
@@ -328,6 +346,13 @@ pub fn render(report: &Report) -> String {
         );
         for b in &report.batches {
             let opt = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |v| Unit::Ms.format(v));
+            if let Some(e) = &b.error {
+                errors.push(("batch".to_string(), b.runtime.clone(), e.clone()));
+            }
+            if b.create_start_ms.is_empty() {
+                let _ = writeln!(out, "{:<6} {:>4} {:>13}", b.runtime, 0, "failed (!)");
+                continue;
+            }
             let _ = writeln!(
                 out,
                 "{:<6} {:>4} {:>13} {:>11} {:>11} {:>7} {:>11} {:>13}",
@@ -340,19 +365,16 @@ pub fn render(report: &Report) -> String {
                 opt(b.list_ms),
                 Unit::Ms.format(b.delete_total_ms),
             );
-            if let Some(e) = &b.error {
-                errors.push(format!("batch / {}: {e}", b.runtime));
-            }
         }
     }
     if !errors.is_empty() {
         let _ = writeln!(out);
         let _ = writeln!(
             out,
-            "(!) failures (the runtime was not measured further in that row):"
+            "(!) failures (a runtime is not measured further in those rows):"
         );
-        for e in errors {
-            let _ = writeln!(out, "  {e}");
+        for (rows, runtime, message) in group_errors(&errors) {
+            let _ = writeln!(out, "  {runtime} in {rows}: {message}");
         }
     }
     out
@@ -373,6 +395,17 @@ mod tests {
             binary_bytes: bytes,
             note: None,
         }
+    }
+
+    #[test]
+    fn errors_of_one_group_are_merged() {
+        let e = |row: &str, rt: &str, m: &str| (row.to_string(), rt.to_string(), m.to_string());
+        let merged = group_errors(&[
+            e("a", "minke", "x"),
+            e("b", "minke", "x"),
+            e("b", "runc", "y"),
+        ]);
+        assert_eq!(merged, vec![e("a, b", "minke", "x"), e("b", "runc", "y")]);
     }
 
     #[test]
@@ -477,7 +510,7 @@ mod tests {
         assert!(text.contains("minke  NOT RUN: no minke binary"), "{text}");
         assert!(text.contains("40.0 ms") && text.contains("2.00"), "{text}");
         assert!(
-            text.contains("failed (!)") && text.contains("lifecycle / floor: boom"),
+            text.contains("failed (!)") && text.contains("floor in lifecycle: boom"),
             "{text}"
         );
         assert!(

@@ -180,6 +180,35 @@ fn the_container_sees_its_own_world() {
 }
 
 #[test]
+fn both_ways_of_joining_cgroups_place_init_and_exec() {
+    let env = Env::new();
+    let b = env.bundle("b", Variant::Long, |_| {});
+    let script = "sed -n 's/^[0-9]*:pids://p; s/^0:://p' /proc/self/cgroup";
+    for join in ["--cgroup-join=self", "--cgroup-join=parent"] {
+        let id = format!("floor-join-{}-{}", &join[14..], std::process::id());
+        let with_join = |args: &[&str]| {
+            let mut all = vec![join];
+            all.extend_from_slice(args);
+            env.floor(&all)
+        };
+        let created = with_join(&["create", "--bundle", b.to_str().unwrap(), &id]);
+        assert!(created.status.success(), "{created:?}");
+        let pid = state::load(&env.root, &id).unwrap().1.pid;
+        let init = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+        for line in init.lines() {
+            assert!(line.ends_with(&format!("/{id}")), "{join}: init in {line}");
+        }
+        assert!(with_join(&["start", &id]).status.success());
+        let exec = with_join(&["exec", &id, "/bin/sh", "-c", script]);
+        assert!(exec.status.success(), "{exec:?}");
+        for line in String::from_utf8_lossy(&exec.stdout).lines() {
+            assert!(line.ends_with(&format!("/{id}")), "{join}: exec in {line}");
+        }
+        env.ok(&["delete", "--force", &id]);
+    }
+}
+
+#[test]
 fn the_seccomp_profile_is_loaded() {
     let env = Env::new();
     let b = env.bundle("b", Variant::Seccomp, sh("grep Seccomp: /proc/self/status"));

@@ -76,7 +76,7 @@ fn a_short_run_measures_every_available_runtime() {
             "--batch",
             "3",
             "--runtimes",
-            "runc,crun,floor",
+            "runc,crun,floor,floor-procs",
             "--rows",
             "overhead,lifecycle,run,seccomp,exec,batch",
         ],
@@ -168,7 +168,7 @@ fn a_missing_minke_is_reported_not_fatal() {
         .unwrap();
     assert!(out.status.success(), "{out:?}");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("minke  NOT RUN:"), "{stdout}");
+    assert!(stdout.contains("minke       NOT RUN:"), "{stdout}");
     let report: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
     assert_eq!(report["unavailable"][0]["name"], "minke");
     let cells = report["rows"][0]["cells"].as_array().unwrap();

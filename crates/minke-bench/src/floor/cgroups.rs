@@ -606,6 +606,28 @@ fn enable_controllers<'a>(
     Ok(())
 }
 
+/// How a process gets into its v1 cgroups.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Join {
+    /// The process writes `0` to `tasks` of each v1 hierarchy itself. That moves only the
+    /// calling thread (the whole process while it is single-threaded) and the kernel then skips
+    /// the write lock of `cgroup_threadgroup_rwsem`, whose first use after an idle spell waits
+    /// for an RCU grace period (7-19 ms on this host's kernel).
+    SelfTasks,
+    /// Another process writes the pid to `cgroup.procs`, as runc and crun do: takes the
+    /// threadgroup write lock, so pays the RCU wait when the lock was idle.
+    ParentProcs,
+}
+
+/// Moves the calling (single-threaded) process into the container's cgroup of every v1
+/// placement, writing `0` to `tasks` ([`Join::SelfTasks`]).
+pub fn join_self_v1(placements: &[Placement]) -> Result<(), CgroupError> {
+    for placement in placements.iter().filter(|p| p.version == Version::V1) {
+        write_file(&placement.dir.join("tasks"), "0")?;
+    }
+    Ok(())
+}
+
 /// Moves `pid` into the container's cgroup of every v1 placement (v2 placements are joined at
 /// clone time with `CLONE_INTO_CGROUP`) when `v1_only`, else of every placement.
 pub fn add_process(placements: &[Placement], pid: i32, v1_only: bool) -> Result<(), CgroupError> {

@@ -4,6 +4,8 @@
 use std::path::PathBuf;
 
 use nix::sys::signal::Signal;
+
+use super::cgroups::Join;
 use thiserror::Error;
 
 /// Errors of command-line parsing.
@@ -41,6 +43,14 @@ pub enum CliError {
         command: &'static str,
         /// The argument.
         arg: String,
+    },
+    /// A flag value that is not one of the allowed ones.
+    #[error("{flag}: unknown value {value:?}")]
+    BadValue {
+        /// The flag.
+        flag: &'static str,
+        /// The value.
+        value: String,
     },
     /// A signal name or number that is not known.
     #[error("unknown signal {0:?}")]
@@ -113,6 +123,8 @@ pub enum Command {
 pub struct Cli {
     /// `--root` (default `/run/minke-floor`).
     pub root: PathBuf,
+    /// `--cgroup-join=self|parent` (default self): how processes get into their v1 cgroups.
+    pub join: Join,
     /// The command.
     pub command: Command,
 }
@@ -159,13 +171,26 @@ fn flag_value(
 pub fn parse(args: &[String]) -> Result<Cli, CliError> {
     let mut it = args.iter();
     let mut root = PathBuf::from(DEFAULT_ROOT);
+    let mut join = Join::SelfTasks;
     let command_name = loop {
         let arg = it.next().ok_or(CliError::NoCommand)?;
         if let Some(value) = flag_value(arg, &["--root"], &mut it)? {
             root = PathBuf::from(value);
+        } else if let Some(value) = flag_value(arg, &["--cgroup-join"], &mut it)? {
+            join = match value.as_str() {
+                "self" => Join::SelfTasks,
+                "parent" => Join::ParentProcs,
+                _ => {
+                    return Err(CliError::BadValue {
+                        flag: "--cgroup-join",
+                        value,
+                    })
+                }
+            };
         } else if arg == "--version" || arg == "-v" {
             return Ok(Cli {
                 root,
+                join,
                 command: Command::Version,
             });
         } else if arg.starts_with('-') {
@@ -332,7 +357,11 @@ pub fn parse(args: &[String]) -> Result<Cli, CliError> {
         }
         other => return Err(CliError::UnknownCommand(other.to_string())),
     };
-    Ok(Cli { root, command })
+    Ok(Cli {
+        root,
+        join,
+        command,
+    })
 }
 
 fn single_id(
@@ -504,6 +533,26 @@ mod tests {
             })
         );
         assert_eq!(p("kill c1 FROB"), Err(CliError::Signal("FROB".into())));
+    }
+
+    #[test]
+    fn cgroup_join() {
+        assert_eq!(p("state c1").unwrap().join, Join::SelfTasks);
+        assert_eq!(
+            p("--cgroup-join=parent state c1").unwrap().join,
+            Join::ParentProcs
+        );
+        assert_eq!(
+            p("--cgroup-join self --root /r state c1").unwrap().join,
+            Join::SelfTasks
+        );
+        assert_eq!(
+            p("--cgroup-join=other state c1"),
+            Err(CliError::BadValue {
+                flag: "--cgroup-join",
+                value: "other".into()
+            })
+        );
     }
 
     #[test]

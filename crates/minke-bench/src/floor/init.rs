@@ -4,9 +4,10 @@
 //!  parent (create/run)                         child (init, new namespaces)
 //!  ───────────────────                         ────────────────────────────
 //!  mkdir cgroups + limits
-//!  clone3(CLONE_NEW*, INTO_CGROUP v2) ───────▶ wait on `go`
-//!  write pid to v1 cgroup.procs
-//!  `go` ─────────────────────────────────────▶ unshare(cgroup ns) if asked
+//!  clone3(CLONE_NEW*, INTO_CGROUP v2) ───────▶ Join::SelfTasks: write 0 to each v1 `tasks`
+//!  Join::ParentProcs: write pid to                Join::ParentProcs: wait on `go`
+//!  v1 cgroup.procs, then `go` ───────────────▶
+//!                                              unshare(cgroup ns) if asked
 //!                                              lo up, hostname, mounts, devices,
 //!                                              pivot_root, masked/ro paths, ro root,
 //!                                              rlimits, ids, caps, nnp, seccomp build
@@ -26,7 +27,7 @@ use nix::sys::socket::{socket, AddressFamily, SockFlag, SockType};
 use nix::unistd::sethostname;
 use thiserror::Error;
 
-use super::cgroups::Placement;
+use super::cgroups::{self, CgroupError, Placement};
 use super::plan::Plan;
 use super::process::{self, ProcessError};
 use super::rootfs::{self, RootfsError};
@@ -55,6 +56,9 @@ pub enum InitError {
     /// Process setup.
     #[error(transparent)]
     Process(#[from] ProcessError),
+    /// Joining the v1 cgroups failed.
+    #[error(transparent)]
+    Cgroup(#[from] CgroupError),
     /// Waiting on exec.fifo failed.
     #[error("waiting for start on exec.fifo")]
     Fifo(#[source] std::io::Error),
@@ -62,8 +66,10 @@ pub enum InitError {
 
 /// The init's ends of its channels to the parent.
 pub struct Channels {
-    /// Read end of `go`, when the parent has v1 cgroups to join after the clone.
+    /// Read end of `go`, when the parent moves the init into its v1 cgroups after the clone.
     pub go: Option<OwnedFd>,
+    /// The init moves itself into its v1 cgroups ([`super::cgroups::Join::SelfTasks`]).
+    pub self_join: bool,
     /// Write end of `report`.
     pub report: OwnedFd,
     /// An O_PATH descriptor of exec.fifo (create), or `None` (run).
@@ -86,7 +92,11 @@ fn setup(
     plan: &Plan,
     cgroups: &[Placement],
     go: Option<OwnedFd>,
+    self_join: bool,
 ) -> Result<Option<libseccomp::ScmpFilterContext>, InitError> {
+    if self_join {
+        cgroups::join_self_v1(cgroups)?;
+    }
     if let Some(go) = go {
         let mut byte = [0u8; 1];
         let n = std::fs::File::from(go)
@@ -134,7 +144,7 @@ fn wait_for_start(fifo: OwnedFd) -> Result<(), InitError> {
 /// executes the container process. Never returns.
 pub fn run(plan: &Plan, cgroups: &[Placement], channels: Channels) -> ! {
     let mut report = std::fs::File::from(channels.report);
-    let filter = match setup(plan, cgroups, channels.go) {
+    let filter = match setup(plan, cgroups, channels.go, channels.self_join) {
         Ok(filter) => filter,
         Err(e) => {
             let _ = report.write_all(chain(&e).as_bytes());

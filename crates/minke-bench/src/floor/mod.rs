@@ -36,7 +36,7 @@ use oci_spec::runtime::Spec;
 use thiserror::Error;
 
 use crate::sys::{self, Forked};
-use cgroups::{CgroupError, Placement, Version};
+use cgroups::{CgroupError, Join, Placement, Version};
 use cli::{Cli, Command};
 use plan::PlanError;
 use state::{State, StateError, Status};
@@ -105,6 +105,7 @@ fn load_spec(bundle: &Path) -> Result<Spec, FloorError> {
 /// Runs a parsed command; returns the process exit code.
 pub fn execute(cli: Cli) -> Result<i32, FloorError> {
     let root = cli.root;
+    let join = cli.join;
     match cli.command {
         Command::Version => {
             println!("minke-floor {}", env!("CARGO_PKG_VERSION"));
@@ -115,7 +116,7 @@ pub fn execute(cli: Cli) -> Result<i32, FloorError> {
             pid_file,
             id,
         } => {
-            let (_, _, cleanup) = create(&root, &id, &bundle, pid_file.as_deref(), true)?;
+            let (_, _, cleanup) = create(&root, &id, &bundle, pid_file.as_deref(), true, join)?;
             cleanup.disarm();
             Ok(0)
         }
@@ -123,7 +124,7 @@ pub fn execute(cli: Cli) -> Result<i32, FloorError> {
             bundle,
             pid_file,
             id,
-        } => run(&root, &id, &bundle, pid_file.as_deref()),
+        } => run(&root, &id, &bundle, pid_file.as_deref(), join),
         Command::Start { id } => start(&root, &id).map(|()| 0),
         Command::State { id } => {
             let (dir, st) = state::load(&root, &id)?;
@@ -147,7 +148,7 @@ pub fn execute(cli: Cli) -> Result<i32, FloorError> {
             }
         }
         Command::Delete { id, force } => delete(&root, &id, force).map(|()| 0),
-        Command::Exec { id, pid_file, args } => exec(&root, &id, pid_file.as_deref(), args),
+        Command::Exec { id, pid_file, args } => exec(&root, &id, pid_file.as_deref(), args, join),
         Command::List => list(&root).map(|()| 0),
     }
 }
@@ -187,6 +188,7 @@ fn create(
     bundle: &Path,
     pid_file: Option<&Path>,
     with_fifo: bool,
+    join: Join,
 ) -> Result<(i32, State, Cleanup), FloorError> {
     let bundle = fs::canonicalize(bundle).map_err(sys_err("resolving the bundle path"))?;
     let spec = load_spec(&bundle)?;
@@ -229,7 +231,7 @@ fn create(
     } else {
         None
     };
-    let go = if has_v1 {
+    let go = if has_v1 && join == Join::ParentProcs {
         Some(pipe2(OFlag::O_CLOEXEC).map_err(sys_err("pipe"))?)
     } else {
         None
@@ -253,6 +255,7 @@ fn create(
                 &placements,
                 init::Channels {
                     go: go_read,
+                    self_join: join == Join::SelfTasks,
                     report: report_write,
                     fifo,
                 },
@@ -301,8 +304,14 @@ fn create(
     }
 }
 
-fn run(root: &Path, id: &str, bundle: &Path, pid_file: Option<&Path>) -> Result<i32, FloorError> {
-    let (pid, st, cleanup) = create(root, id, bundle, pid_file, false)?;
+fn run(
+    root: &Path,
+    id: &str,
+    bundle: &Path,
+    pid_file: Option<&Path>,
+    join: Join,
+) -> Result<i32, FloorError> {
+    let (pid, st, cleanup) = create(root, id, bundle, pid_file, false, join)?;
     let (status, _) = sys::wait4(pid).map_err(sys_err("waiting for the container"))?;
     cleanup.disarm();
     cgroups::remove(&st.cgroups)?;
@@ -449,6 +458,7 @@ fn exec(
     id: &str,
     pid_file: Option<&Path>,
     args: Vec<String>,
+    join: Join,
 ) -> Result<i32, FloorError> {
     let (dir, st) = state::load(root, id)?;
     let status = state::status(Path::new(PROC), &dir, &st);
@@ -482,7 +492,25 @@ fn exec(
             fds.push((*flag, fd));
         }
     }
-    cgroups::add_process(&st.cgroups, std::process::id() as i32, false)?;
+    // ParentProcs: this process joins every hierarchy and its child inherits them. SelfTasks:
+    // the child is born in the v2 cgroup (CLONE_INTO_CGROUP) and moves itself into the v1 ones.
+    let v2_fd: Option<OwnedFd> = match join {
+        Join::ParentProcs => {
+            cgroups::add_process(&st.cgroups, std::process::id() as i32, false)?;
+            None
+        }
+        Join::SelfTasks => match st.cgroups.iter().find(|p| p.version == Version::V2) {
+            Some(p) => Some(
+                open(
+                    &p.dir,
+                    OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+                    Mode::empty(),
+                )
+                .map_err(sys_err("opening the v2 cgroup"))?,
+            ),
+            None => None,
+        },
+    };
     // The mount namespace is joined by the child: after it, /proc is the container's, where
     // this process (outside its pid namespace) has no /proc/self.
     let mnt = fds
@@ -493,9 +521,12 @@ fn exec(
         setns(fd, *flag).map_err(sys_err("setns"))?;
     }
     drop(fds);
-    match sys::clone_process(0, None).map_err(sys_err("fork"))? {
+    match sys::clone_process(0, v2_fd.as_ref().map(|fd| fd.as_fd())).map_err(sys_err("fork"))? {
         Forked::Child => {
             let result: Result<(), FloorError> = (|| {
+                if join == Join::SelfTasks {
+                    cgroups::join_self_v1(&st.cgroups)?;
+                }
                 if let Some((flag, fd)) = &mnt {
                     setns(fd, *flag).map_err(sys_err("setns"))?;
                 }

@@ -89,8 +89,12 @@ pub struct BenchArgs {
     /// Unrecorded rounds before each group of rows.
     #[arg(long, default_value_t = 2)]
     pub warmup: usize,
-    /// Runtimes to compare, from runc, crun, floor, minke.
-    #[arg(long, value_delimiter = ',', default_value = "runc,crun,floor,minke")]
+    /// Runtimes to compare, from runc, crun, floor, floor-procs, minke.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "runc,crun,floor,floor-procs,minke"
+    )]
     pub runtimes: Vec<String>,
     /// Groups of rows to run.
     #[arg(
@@ -157,7 +161,10 @@ mod tests {
         assert!(cli.command.is_none());
         let b = cli.bench;
         assert_eq!(b.rounds, 30);
-        assert_eq!(b.runtimes, ["runc", "crun", "floor", "minke"]);
+        assert_eq!(
+            b.runtimes,
+            ["runc", "crun", "floor", "floor-procs", "minke"]
+        );
         assert_eq!(b.rows.len(), 8);
         assert_eq!(b.wait, WaitMode::Pidfd);
         assert_eq!(b.batch, 100);

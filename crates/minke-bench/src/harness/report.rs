@@ -251,7 +251,7 @@ pub fn render(report: &Report) -> String {
     for r in &report.runtimes {
         let _ = writeln!(
             out,
-            "  {:<6} {} ({}, {})",
+            "  {:<11} {} ({}, {})",
             r.name,
             r.version,
             r.program.display(),
@@ -262,7 +262,7 @@ pub fn render(report: &Report) -> String {
         }
     }
     for u in &report.unavailable {
-        let _ = writeln!(out, "  {:<6} NOT RUN: {}", u.name, u.reason);
+        let _ = writeln!(out, "  {:<11} NOT RUN: {}", u.name, u.reason);
     }
     if report.interrupted {
         let _ = writeln!(
@@ -273,7 +273,7 @@ pub fn render(report: &Report) -> String {
     let _ = writeln!(out);
     let _ = writeln!(
         out,
-        "{:<42} {:<6} {:>10} {:>10} {:>10} {:>7} {:>7}",
+        "{:<40} {:<11} {:>10} {:>10} {:>10} {:>7} {:>7}",
         "row", "rt", "median", "p10", "p90", "x crun", "x floor"
     );
     let mut errors = Vec::new();
@@ -285,7 +285,7 @@ pub fn render(report: &Report) -> String {
                     let flag = if c.error.is_some() { " (!)" } else { "" };
                     let _ = writeln!(
                         out,
-                        "{:<42} {:<6} {:>10} {:>10} {:>10} {:>7} {:>7}{flag}",
+                        "{:<40} {:<11} {:>10} {:>10} {:>10} {:>7} {:>7}{flag}",
                         title,
                         c.runtime,
                         row.unit.format(sum.median),
@@ -296,7 +296,7 @@ pub fn render(report: &Report) -> String {
                     );
                 }
                 None => {
-                    let _ = writeln!(out, "{:<42} {:<6} {:>10}", title, c.runtime, "failed (!)");
+                    let _ = writeln!(out, "{:<40} {:<11} {:>10}", title, c.runtime, "failed (!)");
                 }
             }
             if let Some(e) = &c.error {
@@ -319,7 +319,7 @@ pub fn render(report: &Report) -> String {
             let b = r.binary_bytes as f64;
             let _ = writeln!(
                 out,
-                "{:<42} {:<6} {:>10} {:>10} {:>10} {:>7} {:>7}",
+                "{:<40} {:<11} {:>10} {:>10} {:>10} {:>7} {:>7}",
                 if i == 0 { "binary size" } else { "" },
                 r.name,
                 mib(r.binary_bytes),
@@ -334,7 +334,7 @@ pub fn render(report: &Report) -> String {
         let _ = writeln!(out);
         let _ = writeln!(
             out,
-            "{:<6} {:>4} {:>13} {:>11} {:>11} {:>7} {:>11} {:>13}",
+            "{:<11} {:>4} {:>13} {:>11} {:>11} {:>7} {:>11} {:>13}",
             "batch",
             "n",
             "create+start",
@@ -350,12 +350,12 @@ pub fn render(report: &Report) -> String {
                 errors.push(("batch".to_string(), b.runtime.clone(), e.clone()));
             }
             if b.create_start_ms.is_empty() {
-                let _ = writeln!(out, "{:<6} {:>4} {:>13}", b.runtime, 0, "failed (!)");
+                let _ = writeln!(out, "{:<11} {:>4} {:>13}", b.runtime, 0, "failed (!)");
                 continue;
             }
             let _ = writeln!(
                 out,
-                "{:<6} {:>4} {:>13} {:>11} {:>11} {:>7} {:>11} {:>13}",
+                "{:<11} {:>4} {:>13} {:>11} {:>11} {:>7} {:>11} {:>13}",
                 b.runtime,
                 b.create_start_ms.len(),
                 Unit::Ms.format(b.create_start_total_ms),
@@ -394,6 +394,7 @@ mod tests {
             version: format!("{name} 1"),
             binary_bytes: bytes,
             note: None,
+            global_args: Vec::new(),
         }
     }
 
@@ -507,7 +508,10 @@ mod tests {
             interrupted: false,
         };
         let text = render(&report);
-        assert!(text.contains("minke  NOT RUN: no minke binary"), "{text}");
+        assert!(
+            text.contains("minke       NOT RUN: no minke binary"),
+            "{text}"
+        );
         assert!(text.contains("40.0 ms") && text.contains("2.00"), "{text}");
         assert!(
             text.contains("failed (!)") && text.contains("floor in lifecycle: boom"),

@@ -24,6 +24,8 @@ pub struct Runtime {
     pub binary_bytes: u64,
     /// Anything the reader must know (e.g. a wrapper's cost is included).
     pub note: Option<String>,
+    /// Global options given before `--root` (e.g. the floor's `--cgroup-join=parent`).
+    pub global_args: Vec<String>,
 }
 
 /// A runtime that was asked for but cannot run.
@@ -43,7 +45,8 @@ impl Runtime {
         S: AsRef<OsStr>,
     {
         let mut cmd = Command::new(&self.program);
-        cmd.arg("--root")
+        cmd.args(&self.global_args)
+            .arg("--root")
             .arg(&self.root)
             .args(args)
             .stdin(Stdio::null());
@@ -52,7 +55,12 @@ impl Runtime {
 }
 
 /// Known runtime names, in table order.
-pub const KNOWN: &[&str] = &["runc", "crun", "floor", "minke"];
+pub const KNOWN: &[&str] = &["runc", "crun", "floor", "floor-procs", "minke"];
+
+/// The note of `floor-procs`.
+pub const FLOOR_PROCS_NOTE: &str =
+    "the floor with --cgroup-join=parent: the parent writes the init's \
+pid to each v1 cgroup.procs, as runc and crun do, instead of the init writing 0 to each v1 tasks";
 
 /// Where each runtime is looked for.
 #[derive(Clone, Debug)]
@@ -137,6 +145,11 @@ pub fn resolve(
                 (paths.crun.clone(), paths.crun_binary.clone(), note)
             }
             "floor" => (Some(paths.floor.clone()), paths.floor.clone(), None),
+            "floor-procs" => (
+                Some(paths.floor.clone()),
+                paths.floor.clone(),
+                Some(FLOOR_PROCS_NOTE.to_string()),
+            ),
             _ => (Some(paths.minke.clone()), paths.minke.clone(), None),
         };
         let Some(program) = program.clone().filter(|p| p.is_file()) else {
@@ -165,6 +178,11 @@ pub fn resolve(
             root: state_base.join(name),
             binary_bytes,
             note,
+            global_args: if *name == "floor-procs" {
+                vec!["--cgroup-join=parent".to_string()]
+            } else {
+                Vec::new()
+            },
         });
     }
     Ok((ready, missing))
@@ -188,13 +206,19 @@ mod tests {
     #[test]
     fn missing_minke_is_reported_not_fatal() {
         let tmp = tempfile::tempdir().unwrap();
-        let names: Vec<String> = ["minke", "floor", "runc", "crun"]
+        let names: Vec<String> = ["minke", "floor", "runc", "crun", "floor-procs"]
             .iter()
             .map(|s| s.to_string())
             .collect();
         let (ready, missing) = resolve(&names, &paths(tmp.path()), Path::new("/state")).unwrap();
         let ready_names: Vec<_> = ready.iter().map(|r| r.name.as_str()).collect();
-        assert_eq!(ready_names, ["runc", "floor"]);
+        assert_eq!(ready_names, ["runc", "floor", "floor-procs"]);
+        let cmd = ready[2].command(["state", "c1"]);
+        let args: Vec<_> = cmd
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(args[0], "--cgroup-join=parent");
         assert_eq!(ready[0].root, Path::new("/state/runc"));
         assert!(ready[0].binary_bytes > 0);
         let missing_names: Vec<_> = missing.iter().map(|r| r.name.as_str()).collect();

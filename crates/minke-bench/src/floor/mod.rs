@@ -3,12 +3,19 @@
 //! (with the limits), the mounts, device nodes, pivot_root, masked and read-only paths,
 //! hostname, loopback, rlimits, capabilities, no_new_privs, seccomp, execve, and for `create`
 //! the exec fifo that `start` opens — behind the same command line as runc, so that the harness
-//! times it exactly like a runtime.
+//! times it exactly like a runtime (three processes per lifecycle: create, start, delete).
 //!
-//! What it leaves out, because a runtime need not do it for this bundle: hooks, a terminal,
-//! user namespaces, joining existing namespaces, logging, a console socket, safe resolution of
-//! mount destinations in an untrusted rootfs, the devices eBPF program on cgroup v2. A bundle
-//! asking for any of these is refused (see [`plan`]), never half-done.
+//! Cgroups: v2 is joined at clone time (`CLONE_INTO_CGROUP`); each v1 hierarchy is joined by
+//! the init itself writing `0` to `tasks` while it is single-threaded, which skips the
+//! threadgroup lock whose first use after an idle spell waits for an RCU grace period. With
+//! `--cgroup-join=parent` the parent writes the pid to each v1 `cgroup.procs` instead, as runc
+//! and crun do, so the benchmark can show what that wait costs (see [`cgroups::Join`]).
+//!
+//! A bundle asking for what the floor does not implement (hooks, a terminal, user namespaces,
+//! joining existing namespaces, …) is refused (see [`plan`]), never half-done. Two shortcuts
+//! apply to every bundle and make the floor slightly optimistic: mount destinations are joined
+//! to the rootfs without safe symlink resolution, and on cgroup v2 the device rules are not
+//! enforced (that needs an eBPF program, which the floor does not load).
 
 pub mod cgroups;
 pub mod cli;

@@ -258,7 +258,7 @@ pub fn render(report: &Report) -> String {
             mib(r.binary_bytes)
         );
         if let Some(note) = &r.note {
-            let _ = writeln!(out, "         {note}");
+            let _ = writeln!(out, "              {note}");
         }
     }
     for u in &report.unavailable {

@@ -14,7 +14,7 @@ use minke_bench::sys;
 
 use super::cli::{Group, WaitMode};
 use super::measure::measure;
-use super::ops::Ctx;
+use super::ops::{Ctx, Started};
 use super::report::{Batch, Cell, Row, Unit};
 use super::runtime::Runtime;
 
@@ -363,78 +363,104 @@ impl Bench {
             .expect("known runtime")
     }
 
+    /// `batch` containers per runtime, created and started one after another, then `list`
+    /// with all of them running, then stopped (kill, wait, delete) in creation order. The
+    /// runtimes are interleaved: in step k every runtime starts (or stops) its k-th container,
+    /// in an order shuffled at every step. Totals are sums of the per-container times.
     fn batches(&mut self) -> Result<()> {
         let bundle = self.bundle(Variant::Long);
+        let n = self.runtimes.len();
         for _ in 0..self.batch_repeats {
-            let mut order: Vec<usize> = (0..self.runtimes.len()).collect();
-            self.rng.shuffle(&mut order);
-            for i in order {
-                let rt = self.runtimes[i].clone();
-                let b = self.batch_one(&rt, &bundle)?;
+            let mut batches: Vec<Batch> = self
+                .runtimes
+                .iter()
+                .map(|rt| Batch {
+                    runtime: rt.name.clone(),
+                    n: self.batch,
+                    ..Batch::default()
+                })
+                .collect();
+            let mut started: Vec<Vec<Started>> = (0..n).map(|_| Vec::new()).collect();
+            for k in 0..self.batch {
+                for i in self.shuffled(n) {
+                    if batches[i].error.is_some() {
+                        continue;
+                    }
+                    if sys::interrupted() {
+                        bail!("interrupted");
+                    }
+                    let rt = self.runtimes[i].clone();
+                    match self.ctx.create_start(&rt, &bundle) {
+                        Ok((s, _, _)) => {
+                            batches[i].create_start_ms.push(ms(s.elapsed));
+                            started[i].push(s);
+                        }
+                        Err(e) => batches[i].error = Some(format!("container {}: {e:#}", k + 1)),
+                    }
+                }
+            }
+            let mut lists: Vec<Vec<f64>> = vec![Vec::new(); n];
+            for _ in 0..3 {
+                for i in self.shuffled(n) {
+                    let Some(last) = started[i].last() else {
+                        continue;
+                    };
+                    if batches[i].error.is_some() {
+                        continue;
+                    }
+                    let (rt, id) = (self.runtimes[i].clone(), last.id.clone());
+                    match self.ctx.list(&rt, &id) {
+                        Ok(m) => lists[i].push(ms(m.wall)),
+                        Err(e) => batches[i].error = Some(format!("list: {e:#}")),
+                    }
+                }
+            }
+            let mut queues: Vec<std::vec::IntoIter<Started>> =
+                started.into_iter().map(Vec::into_iter).collect();
+            let mut stop_failed = vec![false; n];
+            loop {
+                let mut any = false;
+                for i in self.shuffled(n) {
+                    let Some(s) = queues[i].next() else { continue };
+                    any = true;
+                    if stop_failed[i] {
+                        continue; // left to the cleanup below
+                    }
+                    if sys::interrupted() {
+                        bail!("interrupted");
+                    }
+                    let rt = self.runtimes[i].clone();
+                    match self.ctx.stop(&rt, s) {
+                        Ok(d) => batches[i].delete_total_ms += ms(d),
+                        Err(e) => {
+                            stop_failed[i] = true;
+                            batches[i].error.get_or_insert(format!("stopping: {e:#}"));
+                        }
+                    }
+                }
+                if !any {
+                    break;
+                }
+            }
+            for (i, mut b) in batches.into_iter().enumerate() {
+                if b.error.is_some() {
+                    for p in self.ctx.cleanup_runtime(&self.runtimes[i].name) {
+                        eprintln!("minke-bench: cleanup: {p}");
+                    }
+                }
+                b.list_ms = stats::median(&lists[i]);
+                b.finish();
                 self.batches.push(b);
             }
+            self.ctx.reap_orphans();
         }
         Ok(())
     }
 
-    fn batch_one(&mut self, rt: &Runtime, bundle: &std::path::Path) -> Result<Batch> {
-        let mut b = Batch {
-            runtime: rt.name.clone(),
-            n: self.batch,
-            ..Batch::default()
-        };
-        let mut started = Vec::new();
-        for k in 0..self.batch {
-            if sys::interrupted() {
-                bail!("interrupted");
-            }
-            match self.ctx.create_start(rt, bundle) {
-                Ok((s, _, _)) => {
-                    b.create_start_ms.push(ms(s.elapsed));
-                    started.push(s);
-                }
-                Err(e) => {
-                    b.error = Some(format!("container {}: {e:#}", k + 1));
-                    break;
-                }
-            }
-        }
-        if let (None, Some(last)) = (&b.error, started.last()) {
-            let last_id = last.id.clone();
-            let mut lists = Vec::new();
-            for _ in 0..3 {
-                match self.ctx.list(rt, &last_id) {
-                    Ok(m) => lists.push(ms(m.wall)),
-                    Err(e) => {
-                        b.error = Some(format!("list: {e:#}"));
-                        break;
-                    }
-                }
-            }
-            b.list_ms = stats::median(&lists);
-        }
-        let t0 = std::time::Instant::now();
-        let mut stop_error = None;
-        for s in started {
-            if stop_error.is_some() {
-                break;
-            }
-            if let Err(e) = self.ctx.stop(rt, s) {
-                stop_error = Some(format!("stopping: {e:#}"));
-            }
-        }
-        b.delete_total_ms = ms(t0.elapsed());
-        if b.error.is_none() {
-            b.error = stop_error;
-        }
-        if b.error.is_some() {
-            for p in self.ctx.cleanup_runtime(&rt.name) {
-                eprintln!("minke-bench: cleanup: {p}");
-            }
-        }
-        self.ctx.reap_orphans();
-        b.finish();
-        Ok(b)
+    fn shuffled(&mut self, n: usize) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..n).collect();
+        self.rng.shuffle(&mut order);
+        order
     }
 
     /// Computes the rows' summaries and ratios.

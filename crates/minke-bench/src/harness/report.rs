@@ -117,7 +117,7 @@ pub struct Batch {
     pub n: usize,
     /// create + start of each container, in order, ms.
     pub create_start_ms: Vec<f64>,
-    /// Sum of create + start, ms.
+    /// Sum of create + start of each container, ms.
     pub create_start_total_ms: f64,
     /// Median create + start of the first 10, ms.
     pub first10_median_ms: Option<f64>,
@@ -127,7 +127,7 @@ pub struct Batch {
     pub growth: Option<f64>,
     /// `list` with all N running, ms (median of 3).
     pub list_ms: Option<f64>,
-    /// kill + wait + delete of all N, ms.
+    /// Sum of kill + wait + delete of each container, ms.
     pub delete_total_ms: f64,
     /// First failure, if any.
     pub error: Option<String>,

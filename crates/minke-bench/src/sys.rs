@@ -8,9 +8,11 @@
 use std::ffi::CStr;
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
-use std::os::unix::process::ExitStatusExt;
-use std::process::ExitStatus;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::Path;
+use std::process::{Command, ExitStatus};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Resource usage of a reaped process (and of the descendants it reaped itself), from wait4.
@@ -220,6 +222,70 @@ pub fn set_interface_up(socket: BorrowedFd<'_>, name: &CStr) -> io::Result<()> {
     Ok(())
 }
 
+/// A new private mount namespace, a copy of the caller's with `hide` lazily unmounted, kept
+/// alive by the returned descriptor (for `setns`). Used to give crun 1.8 the pure-v1 view it
+/// needs on a hybrid host without the exec chain of a wrapper script.
+pub fn mount_ns_without(hide: &Path) -> io::Result<OwnedFd> {
+    use nix::fcntl::OFlag;
+    use nix::mount::{mount, umount2, MntFlags, MsFlags};
+    let (ready_r, ready_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC)?;
+    let (done_r, done_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC)?;
+    match clone_process(libc::CLONE_NEWNS as u64, None)? {
+        Forked::Child => {
+            drop(ready_r);
+            drop(done_w);
+            let none: Option<&str> = None;
+            let ok = mount(none, "/", none, MsFlags::MS_REC | MsFlags::MS_PRIVATE, none).is_ok()
+                && umount2(hide, MntFlags::MNT_DETACH).is_ok();
+            let _ = nix::unistd::write(&ready_w, &[u8::from(ok)]);
+            let mut byte = [0u8; 1];
+            // Returns at EOF, once the parent holds the namespace.
+            let _ = nix::unistd::read(&done_r, &mut byte);
+            // SAFETY: _exit(2) ends this forked copy at once, without running the atexit
+            // handlers or flushing the stdio buffers it shares with the parent.
+            unsafe { libc::_exit(0) }
+        }
+        Forked::Parent(pid) => {
+            drop(ready_w);
+            drop(done_r);
+            let mut byte = [0u8; 1];
+            let n = nix::unistd::read(&ready_r, &mut byte)?;
+            let ns = if n == 1 && byte[0] == 1 {
+                std::fs::File::open(format!("/proc/{pid}/ns/mnt")).map(OwnedFd::from)
+            } else {
+                Err(io::Error::other(format!(
+                    "unmounting {} in a new mount namespace failed",
+                    hide.display()
+                )))
+            };
+            drop(done_w);
+            wait4(pid)?;
+            ns
+        }
+    }
+}
+
+/// Makes `cmd` start through fork + exec with a hook run in the child before exec: `setns`
+/// into `mount_ns` when given, nothing otherwise. Every command of the harness goes through
+/// this, so that all runtimes are spawned the same way whether or not they need a namespace.
+pub fn spawn_in(cmd: &mut Command, mount_ns: Option<Arc<OwnedFd>>) {
+    let hook = move || -> io::Result<()> {
+        if let Some(ns) = &mount_ns {
+            // SAFETY: setns(2) takes a descriptor, kept open by the Arc this closure owns, and a
+            // flag; it is async-signal-safe, as code between fork and exec must be.
+            if unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNS) } != 0 {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        Ok(())
+    };
+    // SAFETY: the hook runs in the forked child before exec; it allocates nothing and makes at
+    // most one async-signal-safe system call.
+    unsafe {
+        cmd.pre_exec(hook);
+    }
+}
+
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
 extern "C" fn on_interrupt(_signal: libc::c_int) {
@@ -282,6 +348,22 @@ mod tests {
         assert_eq!(n, 1);
         let (status, _) = wait4(child.id() as i32).unwrap();
         assert!(status.success());
+    }
+
+    #[test]
+    fn spawn_in_runs_commands_with_and_without_a_namespace() {
+        let mut plain = Command::new("/bin/true");
+        spawn_in(&mut plain, None);
+        assert!(plain.status().unwrap().success());
+        // Entering our own mount namespace is always allowed to root and a no-op.
+        if nix::unistd::geteuid().is_root() {
+            let own = Arc::new(OwnedFd::from(
+                std::fs::File::open("/proc/self/ns/mnt").unwrap(),
+            ));
+            let mut cmd = Command::new("/bin/true");
+            spawn_in(&mut cmd, Some(own));
+            assert!(cmd.status().unwrap().success());
+        }
     }
 
     #[test]

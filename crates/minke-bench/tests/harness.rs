@@ -76,7 +76,7 @@ fn a_short_run_measures_every_available_runtime() {
             "--batch",
             "3",
             "--runtimes",
-            "runc,crun,floor,floor-procs",
+            "runc,crun,crun-ns,floor,floor-procs",
             "--rows",
             "overhead,lifecycle,run,seccomp,exec,batch",
         ],

@@ -251,7 +251,7 @@ impl Bench {
                 if sys::interrupted() {
                     bail!("interrupted");
                 }
-                let cmd = match (i, &wrapper) {
+                let mut cmd = match (i, &wrapper) {
                     (1, Some(w)) => {
                         let mut c = Command::new(w);
                         c.env("CRUN", "/bin/true");
@@ -259,6 +259,8 @@ impl Bench {
                     }
                     _ => Command::new("/bin/true"),
                 };
+                // Spawned the way every runtime command is (fork + hook + exec).
+                sys::spawn_in(&mut cmd, None);
                 let m = measure(&mut self.ctx.io, cmd, self.ctx.timeout)?;
                 if round >= self.warmup {
                     row.cells[i].samples.push(ms(m.wall));

@@ -89,11 +89,11 @@ pub struct BenchArgs {
     /// Unrecorded rounds before each group of rows.
     #[arg(long, default_value_t = 2)]
     pub warmup: usize,
-    /// Runtimes to compare, from runc, crun, floor, floor-procs, minke.
+    /// Runtimes to compare, from runc, crun, crun-ns, floor, floor-procs, minke.
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "runc,crun,floor,floor-procs,minke"
+        default_value = "runc,crun,crun-ns,floor,floor-procs,minke"
     )]
     pub runtimes: Vec<String>,
     /// Groups of rows to run.
@@ -163,7 +163,7 @@ mod tests {
         assert_eq!(b.rounds, 30);
         assert_eq!(
             b.runtimes,
-            ["runc", "crun", "floor", "floor-procs", "minke"]
+            ["runc", "crun", "crun-ns", "floor", "floor-procs", "minke"]
         );
         assert_eq!(b.rows.len(), 8);
         assert_eq!(b.wait, WaitMode::Pidfd);

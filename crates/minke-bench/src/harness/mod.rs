@@ -101,6 +101,21 @@ fn run(args: BenchArgs) -> Result<i32> {
         bundles.insert(v, dir);
     }
 
+    let cgroup_mode = host::cgroup_mode(Path::new("/sys/fs/cgroup"));
+    let crun_ns = if !args.runtimes.iter().any(|r| r == "crun-ns") {
+        (None, String::new())
+    } else if cgroup_mode == "hybrid" {
+        let ns = sys::mount_ns_without(Path::new("/sys/fs/cgroup/unified"))
+            .context("making crun-ns's mount namespace")?;
+        let note = "crun itself, started by the harness in a private mount namespace where \
+                    /sys/fs/cgroup/unified is unmounted: crun-v1's view, without its execs";
+        (Some(std::sync::Arc::new(ns)), note.to_string())
+    } else {
+        (
+            None,
+            format!("crun itself (a {cgroup_mode} host needs no namespace)"),
+        )
+    };
     let paths = runtime::Paths {
         runc: args.runc.clone(),
         crun: args
@@ -108,6 +123,7 @@ fn run(args: BenchArgs) -> Result<i32> {
             .clone()
             .or_else(|| runtime::default_crun(&workspace)),
         crun_binary: args.crun_binary.clone(),
+        crun_ns,
         floor: args
             .floor
             .clone()
@@ -171,7 +187,7 @@ fn run(args: BenchArgs) -> Result<i32> {
         host: Host {
             kernel: host::kernel(),
             cpus: host::cpus(),
-            cgroups: host::cgroup_mode(Path::new("/sys/fs/cgroup")).to_string(),
+            cgroups: cgroup_mode.to_string(),
             load_before,
             load_after: host::loadavg(Path::new("/proc")),
         },

@@ -40,8 +40,10 @@ pub struct Cell {
     pub samples: Vec<f64>,
     /// Order statistics of the samples.
     pub summary: Option<Summary>,
-    /// median / crun's median.
+    /// median / crun's median (crun as configured, possibly through a wrapper).
     pub x_crun: Option<f64>,
+    /// median / crun-ns's median (crun itself, without a wrapper).
+    pub x_crun_ns: Option<f64>,
     /// median / the floor's median.
     pub x_floor: Option<f64>,
     /// Why the runtime stopped being measured in this row (first failure).
@@ -99,10 +101,12 @@ impl Row {
                 .map(|s| s.median)
         };
         let crun = median_of("crun", &self.cells);
+        let crun_ns = median_of("crun-ns", &self.cells);
         let floor = median_of("floor", &self.cells);
         for c in &mut self.cells {
             let m = c.summary.map(|s| s.median);
             c.x_crun = m.zip(crun).and_then(|(m, r)| stats::ratio(m, r));
+            c.x_crun_ns = m.zip(crun_ns).and_then(|(m, r)| stats::ratio(m, r));
             c.x_floor = m.zip(floor).and_then(|(m, r)| stats::ratio(m, r));
         }
     }
@@ -273,8 +277,8 @@ pub fn render(report: &Report) -> String {
     let _ = writeln!(out);
     let _ = writeln!(
         out,
-        "{:<40} {:<11} {:>10} {:>10} {:>10} {:>7} {:>7}",
-        "row", "rt", "median", "p10", "p90", "x crun", "x floor"
+        "{:<40} {:<11} {:>10} {:>10} {:>10} {:>7} {:>7} {:>7}",
+        "row", "rt", "median", "p10", "p90", "x crun", "x c-ns", "x floor"
     );
     let mut errors = Vec::new();
     for row in &report.rows {
@@ -285,13 +289,14 @@ pub fn render(report: &Report) -> String {
                     let flag = if c.error.is_some() { " (!)" } else { "" };
                     let _ = writeln!(
                         out,
-                        "{:<40} {:<11} {:>10} {:>10} {:>10} {:>7} {:>7}{flag}",
+                        "{:<40} {:<11} {:>10} {:>10} {:>10} {:>7} {:>7} {:>7}{flag}",
                         title,
                         c.runtime,
                         row.unit.format(sum.median),
                         row.unit.format(sum.p10),
                         row.unit.format(sum.p90),
                         ratio_text(c.x_crun),
+                        ratio_text(c.x_crun_ns),
                         ratio_text(c.x_floor),
                     );
                 }
@@ -310,6 +315,11 @@ pub fn render(report: &Report) -> String {
             .iter()
             .find(|r| r.name == "crun")
             .map(|r| r.binary_bytes as f64);
+        let crun_ns = report
+            .runtimes
+            .iter()
+            .find(|r| r.name == "crun-ns")
+            .map(|r| r.binary_bytes as f64);
         let floor = report
             .runtimes
             .iter()
@@ -319,13 +329,14 @@ pub fn render(report: &Report) -> String {
             let b = r.binary_bytes as f64;
             let _ = writeln!(
                 out,
-                "{:<40} {:<11} {:>10} {:>10} {:>10} {:>7} {:>7}",
+                "{:<40} {:<11} {:>10} {:>10} {:>10} {:>7} {:>7} {:>7}",
                 if i == 0 { "binary size" } else { "" },
                 r.name,
                 mib(r.binary_bytes),
                 "",
                 "",
                 ratio_text(crun.and_then(|c| stats::ratio(b, c))),
+                ratio_text(crun_ns.and_then(|c| stats::ratio(b, c))),
                 ratio_text(floor.and_then(|f| stats::ratio(b, f))),
             );
         }
@@ -395,6 +406,7 @@ mod tests {
             binary_bytes: bytes,
             note: None,
             global_args: Vec::new(),
+            mount_ns: None,
         }
     }
 

@@ -1,8 +1,10 @@
 //! The runtimes under test: where their binaries are, their private state roots, versions.
 
 use std::ffi::OsStr;
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::Arc;
 
 use anyhow::{bail, Result};
 use serde::Serialize;
@@ -26,6 +28,9 @@ pub struct Runtime {
     pub note: Option<String>,
     /// Global options given before `--root` (e.g. the floor's `--cgroup-join=parent`).
     pub global_args: Vec<String>,
+    /// Mount namespace the runtime's commands are started in (crun-ns on a hybrid host).
+    #[serde(skip)]
+    pub mount_ns: Option<Arc<OwnedFd>>,
 }
 
 /// A runtime that was asked for but cannot run.
@@ -45,6 +50,7 @@ impl Runtime {
         S: AsRef<OsStr>,
     {
         let mut cmd = Command::new(&self.program);
+        minke_bench::sys::spawn_in(&mut cmd, self.mount_ns.clone());
         cmd.args(&self.global_args)
             .arg("--root")
             .arg(&self.root)
@@ -55,7 +61,7 @@ impl Runtime {
 }
 
 /// Known runtime names, in table order.
-pub const KNOWN: &[&str] = &["runc", "crun", "floor", "floor-procs", "minke"];
+pub const KNOWN: &[&str] = &["runc", "crun", "crun-ns", "floor", "floor-procs", "minke"];
 
 /// The note of `floor-procs`.
 pub const FLOOR_PROCS_NOTE: &str =
@@ -71,6 +77,9 @@ pub struct Paths {
     pub crun: Option<PathBuf>,
     /// The crun binary.
     pub crun_binary: PathBuf,
+    /// The mount namespace crun-ns runs in (on a hybrid host: the cgroup2 mount hidden), and
+    /// what to say about it.
+    pub crun_ns: (Option<Arc<OwnedFd>>, String),
     /// The floor.
     pub floor: PathBuf,
     /// minke, and whether it was given explicitly.
@@ -144,6 +153,11 @@ pub fn resolve(
                     });
                 (paths.crun.clone(), paths.crun_binary.clone(), note)
             }
+            "crun-ns" => (
+                Some(paths.crun_binary.clone()),
+                paths.crun_binary.clone(),
+                Some(paths.crun_ns.1.clone()),
+            ),
             "floor" => (Some(paths.floor.clone()), paths.floor.clone(), None),
             "floor-procs" => (
                 Some(paths.floor.clone()),
@@ -183,6 +197,11 @@ pub fn resolve(
             } else {
                 Vec::new()
             },
+            mount_ns: if *name == "crun-ns" {
+                paths.crun_ns.0.clone()
+            } else {
+                None
+            },
         });
     }
     Ok((ready, missing))
@@ -197,6 +216,7 @@ mod tests {
             runc: PathBuf::from("/bin/true"),
             crun: None,
             crun_binary: PathBuf::from("/usr/bin/crun"),
+            crun_ns: (None, "crun itself".to_string()),
             floor: PathBuf::from("/bin/true"),
             minke: tmp.join("minke"),
             minke_explicit: false,

@@ -324,21 +324,32 @@ fn run(
     cgroups::remove(&st.cgroups)?;
     let dir = state::dir(root, id)?;
     fs::remove_dir_all(&dir).map_err(sys_err("removing the state directory"))?;
-    use std::os::unix::process::ExitStatusExt;
-    Ok(status
-        .code()
-        .unwrap_or_else(|| 128 + status.signal().unwrap_or(0)))
+    Ok(exit_code(status))
 }
 
-fn start(root: &Path, id: &str) -> Result<(), FloorError> {
+/// The exit code a shell would report for `status` (128 + signal when killed).
+fn exit_code(status: std::process::ExitStatus) -> i32 {
+    use std::os::unix::process::ExitStatusExt;
+    status
+        .code()
+        .unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
+}
+
+/// Loads container `id` and checks that it is in status `want`.
+fn load_in(root: &Path, id: &str, want: Status) -> Result<(PathBuf, State), FloorError> {
     let (dir, st) = state::load(root, id)?;
     let status = state::status(Path::new(PROC), &dir, &st);
-    if status != Status::Created {
+    if status != want {
         return Err(FloorError::WrongStatus {
             id: id.to_string(),
             status: status.as_str(),
         });
     }
+    Ok((dir, st))
+}
+
+fn start(root: &Path, id: &str) -> Result<(), FloorError> {
+    let (dir, st) = load_in(root, id, Status::Created)?;
     let fifo = state::fifo_path(&dir);
     // The init waits in open(O_WRONLY); a non-blocking open for reading releases it without
     // risking to hang here if it died meanwhile: then its pidfd turns readable, not the fifo.
@@ -467,14 +478,7 @@ fn exec(
     args: Vec<String>,
     join: Join,
 ) -> Result<i32, FloorError> {
-    let (dir, st) = state::load(root, id)?;
-    let status = state::status(Path::new(PROC), &dir, &st);
-    if status != Status::Running {
-        return Err(FloorError::WrongStatus {
-            id: id.to_string(),
-            status: status.as_str(),
-        });
-    }
+    let (_, st) = load_in(root, id, Status::Running)?;
     let spec = load_spec(&st.bundle)?;
     let full = plan::plan(&spec, &st.bundle)?;
     let mut process = full.process;
@@ -557,10 +561,7 @@ fn exec(
                 }
             }
             let (status, _) = sys::wait4(pid).map_err(sys_err("waiting for the process"))?;
-            use std::os::unix::process::ExitStatusExt;
-            Ok(status
-                .code()
-                .unwrap_or_else(|| 128 + status.signal().unwrap_or(0)))
+            Ok(exit_code(status))
         }
     }
 }

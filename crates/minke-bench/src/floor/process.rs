@@ -255,8 +255,16 @@ pub fn prepare(p: &ProcessPlan) -> Result<Option<ScmpFilterContext>, ProcessErro
         apply_caps(CapSet::Inheritable, "inheritable", &c.inheritable)?;
         apply_caps(CapSet::Effective, "effective", &c.effective)?;
         apply_caps(CapSet::Permitted, "permitted", &c.permitted)?;
-        let raisable: caps::CapsHashSet = c.ambient.intersection(&c.inheritable).copied().collect();
-        apply_caps(CapSet::Ambient, "ambient", &raisable)?;
+        // caps::set of the ambient set probes every capability; clearing and raising the few
+        // wanted ones costs one prctl each.
+        let ambient_err = |source| ProcessError::Caps {
+            set: "ambient",
+            source,
+        };
+        caps::clear(None, CapSet::Ambient).map_err(ambient_err)?;
+        for cap in c.ambient.intersection(&c.inheritable) {
+            caps::raise(None, CapSet::Ambient, *cap).map_err(ambient_err)?;
+        }
     }
     umask(Mode::from_bits_truncate(p.umask));
     if p.no_new_privileges {

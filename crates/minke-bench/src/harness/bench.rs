@@ -101,11 +101,13 @@ impl Bench {
 
     /// Runs `warmup + rounds` rounds; in each, every runtime not failed yet measures once, in a
     /// freshly shuffled order. `measure` returns one value per row of `rows`. A runtime's first
-    /// error is recorded in its cells and ends its measurements in these rows.
+    /// error is recorded in its cells and ends its measurements in these rows; with
+    /// `cleanup_on_failure` its containers are then removed.
     fn interleave<F>(
         &mut self,
         rows: &[usize],
         pause: Option<Duration>,
+        cleanup_on_failure: bool,
         mut measure: F,
     ) -> Result<()>
     where
@@ -151,8 +153,10 @@ impl Bench {
                             round - self.warmup + 1
                         };
                         self.fail(rows, &rt.name, format!("{phase} {number}: {e:#}"));
-                        for p in self.ctx.cleanup_runtime(&rt.name) {
-                            eprintln!("minke-bench: cleanup: {p}");
+                        if cleanup_on_failure {
+                            for p in self.ctx.cleanup_runtime(&rt.name) {
+                                eprintln!("minke-bench: cleanup: {p}");
+                            }
                         }
                     }
                 }
@@ -184,14 +188,14 @@ impl Bench {
                 let rows = self.add_rows(&[("lifecycle_isolated", &title, Unit::Ms)]);
                 let bundle = self.bundle(Variant::Base);
                 let pause = Some(self.pause);
-                self.interleave(&rows, pause, |ctx, rt| {
+                self.interleave(&rows, pause, true, |ctx, rt| {
                     Ok(vec![ms(ctx.lifecycle(rt, &bundle)?.total)])
                 })
             }
             Group::Run => {
                 let rows = self.add_rows(&[("run", "run /bin/true", Unit::Ms)]);
                 let bundle = self.bundle(Variant::Base);
-                self.interleave(&rows, None, |ctx, rt| {
+                self.interleave(&rows, None, true, |ctx, rt| {
                     Ok(vec![ms(ctx.run(rt, &bundle)?.wall)])
                 })
             }
@@ -208,7 +212,7 @@ impl Bench {
                     (&format!("run_{name}"), &r_title, Unit::Ms),
                 ]);
                 let bundle = self.bundle(variant);
-                self.interleave(&rows, None, |ctx, rt| {
+                self.interleave(&rows, None, true, |ctx, rt| {
                     let l = ctx.lifecycle(rt, &bundle)?;
                     let r = ctx.run(rt, &bundle)?;
                     Ok(vec![ms(l.total), ms(r.wall)])
@@ -296,7 +300,7 @@ impl Bench {
         }
         let rows = self.add_rows(&specs);
         let bundle = self.bundle(Variant::Base);
-        self.interleave(&rows, None, |ctx, rt| {
+        self.interleave(&rows, None, true, |ctx, rt| {
             let l = ctx.lifecycle(rt, &bundle)?;
             Ok(vec![
                 ms(l.total),
@@ -338,31 +342,32 @@ impl Bench {
             .iter()
             .map(|(k, v)| (k.clone(), v.id.clone()))
             .collect();
-        let result = self.interleave(&rows, None, |ctx, rt| {
-            let id = &ids[&rt.name];
-            let e = ctx.exec_true(rt, id)?;
-            let s = ctx.state(rt, id)?;
-            let l = ctx.list(rt, id)?;
-            Ok(vec![ms(e.wall), ms(s.wall), ms(l.wall)])
+        // One pass per row, so that a runtime without `exec` is still measured in the others;
+        // a failure leaves the running container alone (it is stopped below).
+        let mut result = self.interleave(&rows[..1], None, false, |ctx, rt| {
+            Ok(vec![ms(ctx.exec_true(rt, &ids[&rt.name])?.wall)])
         });
+        if result.is_ok() {
+            result = self.interleave(&rows[1..2], None, false, |ctx, rt| {
+                Ok(vec![ms(ctx.state(rt, &ids[&rt.name])?.wall)])
+            });
+        }
+        if result.is_ok() {
+            result = self.interleave(&rows[2..], None, false, |ctx, rt| {
+                Ok(vec![ms(ctx.list(rt, &ids[&rt.name])?.wall)])
+            });
+        }
         for rt in self.runtimes.clone() {
             if let Some(started) = running.remove(&rt.name) {
-                if self.cell_failed(&rows, self.index(&rt.name)) {
-                    continue; // already cleaned up after its failure
-                }
                 if let Err(e) = self.ctx.stop(&rt, started) {
                     self.fail(&rows, &rt.name, format!("stopping the container: {e:#}"));
+                    for p in self.ctx.cleanup_runtime(&rt.name) {
+                        eprintln!("minke-bench: cleanup: {p}");
+                    }
                 }
             }
         }
         result
-    }
-
-    fn index(&self, name: &str) -> usize {
-        self.runtimes
-            .iter()
-            .position(|r| r.name == name)
-            .expect("known runtime")
     }
 
     /// `batch` containers per runtime, created and started one after another, then `list`

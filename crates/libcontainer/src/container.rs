@@ -186,11 +186,11 @@ impl Runtime {
         let init = liveness(&self.proc_root, st.pid, st.pid_start_time);
         let creator = liveness(&self.proc_root, st.creator_pid, st.creator_start_time);
         let frozen = init == Liveness::Alive
-            && self
-                .cgroup(st)
-                .ok()
-                .flatten()
-                .is_some_and(|cg| cg.freezer_state().ok() == Some(FreezerState::Frozen));
+            && st
+                .cgroup
+                .as_ref()
+                .and_then(|v| serde_json::from_value::<SavedCgroup>(v.clone()).ok())
+                .is_some_and(|saved| saved.freezer_state().ok() == Some(FreezerState::Frozen));
         derive_status(st.phase, init, creator, frozen)
     }
 

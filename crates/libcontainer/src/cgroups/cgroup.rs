@@ -42,6 +42,25 @@ pub struct SavedCgroup {
     pub device_base: Vec<SourcedRule>,
 }
 
+impl SavedCgroup {
+    /// The freezer state, read straight from the saved directories: no host probing, so that
+    /// `state` and `list` stay cheap (they ask this of every container).
+    pub fn freezer_state(&self) -> Result<FreezerState, CgroupError> {
+        let v2 = self.mode == CgroupMode::Unified;
+        let dir = self.dirs.iter().find(|d| {
+            if v2 {
+                d.hierarchy == Hierarchy::Unified
+            } else {
+                d.hierarchy.has("freezer")
+            }
+        });
+        match dir {
+            Some(d) => freezer::state(&d.path, v2),
+            None => Err(unavailable("the freezer", "no freezer directory is recorded")),
+        }
+    }
+}
+
 /// A container's cgroups.
 #[derive(Debug)]
 pub struct Cgroup {

@@ -796,10 +796,12 @@ fn runtime_binary_cannot_be_overwritten_from_the_container() {
     std::fs::create_dir(b.rootfs().join("attack")).unwrap();
     start_hook(
         &mut b,
-        r#"busybox setsid sh -c '
-          cat /proc/1/exe > /dev/null 2>&1 || { echo open-refused > /attack/result; exit 0; }
-          exec 3</proc/1/exe
-          echo opened > /attack/opened
+        // The hook opens /proc/1/exe itself, while the init (pid 1) is still the runtime, and
+        // leaves the fd to a background process that outlives the runtime.
+        r#"cat /proc/1/exe > /dev/null 2>&1 || { echo open-refused > /attack/result; exit 0; }
+        exec 3</proc/1/exe
+        readlink /proc/$$/fd/3 > /attack/opened
+        busybox setsid sh -c '
           while :; do
             if printf PWNED 2>/attack/err >/proc/self/fd/3; then echo overwritten > /attack/result; exit 0; fi
             grep -q "busy" /attack/err || break
@@ -812,9 +814,11 @@ fn runtime_binary_cannot_be_overwritten_from_the_container() {
     let out = b.cmd(&["start", "exe"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let result = wait_for_file(&b.rootfs().join("attack/result"), Duration::from_secs(30));
+    // What the attack holds is the runtime's binary (through the overlay: "/minke").
+    let opened = std::fs::read_to_string(b.rootfs().join("attack/opened")).unwrap_or_default();
     assert!(
-        b.rootfs().join("attack/opened").exists(),
-        "the attack could not even open /proc/1/exe: {result}"
+        opened.trim_end().ends_with("/minke"),
+        "the attack did not get hold of the runtime binary ({opened:?}): {result}"
     );
     assert!(
         rt.unchanged(),

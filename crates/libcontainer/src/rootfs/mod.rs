@@ -1149,6 +1149,25 @@ mod tests {
     }
 
     #[test]
+    fn dev_null_must_be_the_null_device() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("dev")).unwrap();
+        std::fs::create_dir_all(root.join("proc/sys/kernel")).unwrap();
+        let rfd =
+            nix::fcntl::open(root, OFlag::O_PATH | OFlag::O_DIRECTORY, Mode::empty()).unwrap();
+        // Missing: the error says so.
+        assert_eq!(open_dev_null(rfd.as_fd()).unwrap_err(), Errno::ENOENT);
+        // A regular file, and a symlink to a "proc file" (CVE-2025-31133): never a mask source.
+        std::fs::write(root.join("proc/sys/kernel/core_pattern"), "|/x").unwrap();
+        std::os::unix::fs::symlink("/proc/sys/kernel/core_pattern", root.join("dev/null")).unwrap();
+        assert_eq!(open_dev_null(rfd.as_fd()).unwrap_err(), Errno::EPERM);
+        std::fs::remove_file(root.join("dev/null")).unwrap();
+        std::fs::write(root.join("dev/null"), "").unwrap();
+        assert_eq!(open_dev_null(rfd.as_fd()).unwrap_err(), Errno::EPERM);
+    }
+
+    #[test]
     fn ensure_in_root_stays_inside_and_follows_symlinks_inside() {
         let base = std::env::temp_dir().join(format!("minke-rootfs-{}", std::process::id()));
         let root = base.join("root");

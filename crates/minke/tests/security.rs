@@ -643,7 +643,8 @@ fn dev_null_and_the_pty_are_checked_before_use() {
 
 /// Every command that reads or signals a container checks the init's start time: point the
 /// state at a live process that is not the container (a decoy of ours, same uid) and no
-/// command may report it alive, signal it, start it or kill it on delete.
+/// command may report it alive, signal it, start, pause, resume, update or watch it, or kill
+/// it on delete.
 #[test]
 fn no_command_takes_a_reused_pid_for_the_container() {
     let b = Bundle::new(&["sleep", "60"]);
@@ -670,6 +671,19 @@ fn no_command_takes_a_reused_pid_for_the_container() {
     }
     let out = b.cmd(&["start", "reuse"]);
     assert!(stderr(&out).contains("cannot start a container that has stopped"));
+    for (args, want) in [
+        (&["pause", "reuse"][..], "container not running"),
+        (&["resume", "reuse"][..], "container not paused"),
+        (
+            &["update", "--pids-limit", "10", "reuse"][..],
+            "container not running",
+        ),
+        (&["events", "--stats", "reuse"][..], "is not running"),
+    ] {
+        let out = b.cmd(args);
+        assert!(!out.status.success(), "{args:?} accepted");
+        assert!(stderr(&out).contains(want), "{args:?}: {}", stderr(&out));
+    }
     let list = stdout(&b.cmd(&["list", "--format", "json"]));
     assert!(list.contains("\"stopped\""), "{list}");
     assert_eq!(decoy.try_wait().unwrap(), None, "the decoy was signalled");

@@ -5,7 +5,7 @@ MINKE_RELEASE := target/release/minke
 VM_RUN ?= $(firstword $(wildcard ../shared/vm/vm-run.sh ../../shared/vm/vm-run.sh) /work/shared/vm/vm-run.sh)
 DEMO := target/demo
 
-.PHONY: all build release demo test unit integration test-cgroupv2 test-clients clean-demo bench
+.PHONY: all build release demo test unit integration test-cgroupv2 test-clients clean-demo bench fuzz fuzz-ci
 all: release
 
 build:
@@ -40,7 +40,21 @@ test-cgroupv2:
 	test -n "$$bins" || { echo "test-cgroupv2: no integration test binary was built" >&2; exit 1; }; \
 	$(VM_RUN) -- sh -c 'set -e; for b in "$$@"; do echo "== $$b"; "$$b" --test-threads=2; done' sh $$bins
 
-test: integration test-cgroupv2
+# The config.json fuzzer (crates/libcontainer/tests/fuzz_config.rs, see docs/security.md):
+# structure-aware mutations through parse, validate, plan, the cgroup plans and seccomp, for
+# FUZZ_SECONDS; the corpus is kept in target/fuzz-corpus between runs. fuzz-ci is the bounded
+# run `make test` does (plain `cargo test` runs it for 10 s).
+FUZZ_SECONDS ?= 600
+FUZZ_CI_SECONDS ?= 90
+fuzz:
+	mkdir -p $(CURDIR)/target/fuzz-corpus
+	MINKE_FUZZ_SECONDS=$(FUZZ_SECONDS) MINKE_FUZZ_CORPUS=$(CURDIR)/target/fuzz-corpus \
+		$(CARGO) test -p libcontainer --test fuzz_config -- --nocapture
+
+fuzz-ci:
+	MINKE_FUZZ_SECONDS=$(FUZZ_CI_SECONDS) $(CARGO) test -p libcontainer --test fuzz_config -- --nocapture
+
+test: integration fuzz-ci test-cgroupv2
 
 # The client lane: minke, and runc as the reference, driven by containerd (ctr + the runc
 # shim) and podman (conmon), each with its own private daemon/storage; one line per (client,

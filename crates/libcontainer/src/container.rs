@@ -530,10 +530,7 @@ impl Runtime {
                 if pid == st.pid {
                     continue;
                 }
-                let _ = nix::sys::signal::kill(
-                    Pid::from_raw(pid),
-                    nix::sys::signal::Signal::try_from(signal).ok(),
-                );
+                let _ = self.signal_member(st.pid, pid, signal);
             }
         }
         self.signal(&st, signal)?;
@@ -544,6 +541,22 @@ impl Runtime {
             }
         }
         Ok(())
+    }
+
+    /// Signal `pid`, found listed as a process of the container whose init is `init`, through
+    /// a pidfd opened before checking (again) that it is in the init's pid namespace: a pid
+    /// that exited and was reused since the listing is not signalled.
+    fn signal_member(&self, init: i32, pid: i32, signal: i32) -> Result<()> {
+        let pidfd = sys::pidfd_open(Pid::from_raw(pid)).map_err(Error::Signal)?;
+        let ns_of = |p: i32| {
+            std::fs::metadata(self.proc_root.join(p.to_string()).join("ns/pid"))
+                .map(|m| (m.dev(), m.ino()))
+        };
+        match (ns_of(init), ns_of(pid)) {
+            (Ok(a), Ok(b)) if a == b => {}
+            _ => return Err(Error::NotRunning),
+        }
+        sys::pidfd_send_signal(pidfd.as_fd(), signal).map_err(Error::Signal)
     }
 
     /// Processes of the container: those in the init's pid namespace when it has its own.
@@ -614,8 +627,7 @@ impl Runtime {
             cg.kill_all(libc::SIGKILL)?;
         } else if st.private_namespaces & libc::CLONE_NEWPID == 0 {
             for pid in self.container_pids(st)? {
-                let _ =
-                    nix::sys::signal::kill(Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+                let _ = self.signal_member(st.pid, pid, libc::SIGKILL);
             }
         }
         if !proc::wait_pidfd(&pidfd, Duration::from_secs(10)) {

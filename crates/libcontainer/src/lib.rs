@@ -19,6 +19,7 @@ pub mod resctrl;
 pub mod rootfs;
 pub mod run;
 pub mod seccomp;
+pub mod selfexe;
 pub mod spec;
 pub mod state;
 #[allow(unsafe_code)]

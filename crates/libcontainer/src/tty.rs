@@ -9,7 +9,6 @@ use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
-use nix::mount::{mount, MsFlags};
 use nix::sys::socket::{connect, socket, AddressFamily, SockFlag, SockType, UnixAddr};
 use nix::sys::stat::{fstat, SFlag};
 
@@ -95,12 +94,17 @@ pub struct Pty {
 /// both ends live on a devpts filesystem and the slave is a pty slave device.
 pub fn open_pty(root: BorrowedFd<'_>, size: Option<(u16, u16)>) -> Result<Pty, TtyError> {
     let perr = |what| move |source| TtyError::Pty { what, source };
-    let ptmx =
-        rootfs::open_in_root(root, Path::new("/dev/ptmx")).map_err(perr("opening /dev/ptmx"))?;
-    let master = nix::fcntl::open(
-        &rootfs::fd_path(ptmx.as_fd()),
-        OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC,
-        nix::sys::stat::Mode::empty(),
+    // Opened directly, confined to the root: reopening an O_PATH handle through
+    // /proc/self/fd would trust the container's /proc to resolve it.
+    let master = nix::fcntl::openat2(
+        root,
+        Path::new("dev/ptmx"),
+        nix::fcntl::OpenHow::new()
+            .flags(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)
+            .resolve(
+                nix::fcntl::ResolveFlag::RESOLVE_IN_ROOT
+                    | nix::fcntl::ResolveFlag::RESOLVE_NO_MAGICLINKS,
+            ),
     )
     .map_err(perr("opening /dev/ptmx"))?;
     if sys::fs_magic(master.as_fd()).map_err(perr("checking /dev/ptmx"))? != DEVPTS_SUPER_MAGIC {
@@ -150,19 +154,15 @@ pub fn send_master(socket: BorrowedFd<'_>, pty: &Pty) -> Result<(), TtyError> {
     .map_err(TtyError::Send)
 }
 
-/// Bind the slave onto /dev/console (created if missing) in the current root.
+/// Bind the slave onto /dev/console (created if missing) in the current root: from the open
+/// slave to the resolved handle on /dev/console, no path in between (the source is the checked
+/// devpts node itself, whatever the container did to /dev/pts or /proc — CVE-2025-52565).
 pub fn bind_console(root: BorrowedFd<'_>, pty: &Pty) -> Result<(), TtyError> {
     let perr = |what| move |source| TtyError::Pty { what, source };
     let target = rootfs::ensure_in_root(root, Path::new("/dev/console"), Leaf::File)
         .map_err(perr("creating /dev/console"))?;
-    mount(
-        Some(&rootfs::fd_path(pty.slave.as_fd())),
-        &rootfs::fd_path(target.as_fd()),
-        None::<&str>,
-        MsFlags::MS_BIND,
-        None::<&str>,
-    )
-    .map_err(perr("binding the pty onto /dev/console"))
+    rootfs::bind_handle(pty.slave.as_fd(), target.as_fd(), false, 0)
+        .map_err(perr("binding the pty onto /dev/console"))
 }
 
 /// Make the slave the process's stdio and controlling terminal (the process is a session

@@ -128,6 +128,13 @@ fn dispatch(cli: &Cli, logger: &'static logging::Logger) -> anyhow::Result<i32> 
     } else {
         std::env::current_dir()?.join(&cli.root)
     };
+    // Commands that put a process into a container run from a read-only view of this binary,
+    // so that the container cannot overwrite it through /proc/<pid>/exe (CVE-2019-5736).
+    if matches!(command, Command::Create(_) | Command::Run(_)) {
+        libcontainer::selfexe::ensure_protected(std::path::Path::new(
+            libcontainer::selfexe::DEFAULT_EMPTY_LOWER,
+        ))?;
+    }
     let ctx = Ctx { root, logger };
     match command {
         Command::Create(a) => commands::create::run(&ctx, a),

@@ -83,6 +83,8 @@ pub enum InitError {
     #[error(transparent)]
     Rootfs(#[from] rootfs::RootfsError),
     #[error(transparent)]
+    Procfs(#[from] rootfs::procfs::ProcFsError),
+    #[error(transparent)]
     Hook(#[from] hooks::HookError),
     #[error("process.rlimits: setting {name} to soft {soft}, hard {hard}")]
     Rlimit {
@@ -158,29 +160,42 @@ fn expect_proceed(chan: &Channel<ChildMsg, ParentMsg>) -> Result<()> {
 /// Close every fd the container must not inherit, keeping stdio, the preserved fds, and ours
 /// (which are all close-on-exec and vanish at execve).
 fn close_inherited_fds(a: &ChildArgs<'_>) -> Result<()> {
-    let first = 3 + a.plan.options.preserve_fds;
-    let mut keep: Vec<u32> = vec![
-        a.chan.as_fd().as_raw_fd() as u32,
-        a.listener.as_raw_fd() as u32,
-    ];
+    let mut keep: Vec<RawFd> = vec![a.chan.as_fd().as_raw_fd(), a.listener.as_raw_fd()];
     if let Some(c) = &a.console {
-        keep.push(c.as_raw_fd() as u32);
+        keep.push(c.as_raw_fd());
     }
-    keep.extend(a.keep.iter().map(|&fd| fd as u32));
-    keep.extend(a.idmapped.values().map(|fd| fd.as_raw_fd() as u32));
-    keep.retain(|&fd| fd >= first);
+    keep.extend(a.keep.iter().copied());
+    keep.extend(a.idmapped.values().map(|fd| fd.as_raw_fd()));
+    close_fds_except(3 + a.plan.options.preserve_fds, &keep)
+        .map_err(|e| InitError::Other(format!("closing inherited fds: {e}")))
+}
+
+/// Close every fd from `first` on, except those in `keep`.
+///
+/// Used twice: on entry (fds the runtime inherited from its caller), and right before the
+/// user process is executed, for the runtime's own fds. Those are all close-on-exec, but
+/// execve resolves its path, and the process's cwd is resolved, while they are still open: a
+/// `/proc/self/fd/N/..` in either (planted in the image, or swapped in by a process in the
+/// container after the checks at create) would walk out through a runtime fd otherwise
+/// (CVE-2024-21626). Closing is for fds no live Rust object will use again: the caller never
+/// returns to code that drops the owners (it execs or exits).
+pub(crate) fn close_fds_except(first: u32, keep: &[RawFd]) -> Result<(), Errno> {
+    let mut keep: Vec<u32> = keep
+        .iter()
+        .filter(|&&fd| fd >= 0)
+        .map(|&fd| fd as u32)
+        .filter(|&fd| fd >= first)
+        .collect();
     keep.sort_unstable();
     keep.dedup();
     let mut from = first;
     for fd in keep {
         if fd > from {
-            sys::close_range(from, fd - 1, false)
-                .map_err(|e| InitError::Other(format!("closing inherited fds: {e}")))?;
+            sys::close_range(from, fd - 1, false)?;
         }
         from = fd + 1;
     }
     sys::close_range(from, u32::MAX, false)
-        .map_err(|e| InitError::Other(format!("closing inherited fds: {e}")))
 }
 
 fn run(a: &ChildArgs<'_>) -> Result<Infallible> {
@@ -304,9 +319,13 @@ fn init_main(a: &ChildArgs<'_>) -> Result<Infallible> {
             source,
         })?;
     }
+    // Our own procfs for the writes to /proc (oom_score_adj, sysctls), made now: we are in
+    // the container's pid namespace, and no container mount exists yet to hide parts of /proc
+    // (which would make the kernel refuse a new procfs in a user namespace).
+    let proc = rootfs::ProcFs::open()?;
     if let Some(adj) = plan.process.oom_score_adj {
-        std::fs::write("/proc/self/oom_score_adj", adj.to_string())
-            .map_err(|e| InitError::OomScoreAdj(adj, e))?;
+        proc.write(Path::new("self/oom_score_adj"), adj.to_string().as_bytes())
+            .map_err(|e| InitError::OomScoreAdj(adj, std::io::Error::from(e)))?;
     }
     if !plan.options.no_new_keyring {
         let name = CString::new(format!("_ses.{}", plan.id)).unwrap_or_default();
@@ -337,7 +356,7 @@ fn init_main(a: &ChildArgs<'_>) -> Result<Infallible> {
     )?;
     rootfs::enter(&prepared, plan)?;
     drop(prepared);
-    rootfs::finalize(plan)?;
+    rootfs::finalize(plan, &proc)?;
 
     for r in &plan.process.rlimits {
         sys::setrlimit(r.resource, r.soft, r.hard).map_err(|source| InitError::Rlimit {
@@ -597,6 +616,14 @@ fn start(
         .iter()
         .filter_map(|s| CString::new(s.as_bytes()).ok())
         .collect();
+    // From here on only this start channel (to report a failure) and the log are needed: close
+    // the rest of the runtime's fds (the create channel, the start listener, the console
+    // socket, idmapped trees, the procfs handle, the root handle) before the cwd and the
+    // executable's path are resolved.
+    let mut keep = vec![chan.as_fd().as_raw_fd()];
+    keep.extend(a.keep.iter().copied());
+    close_fds_except(3 + plan.options.preserve_fds, &keep)
+        .map_err(|e| InitError::Other(format!("closing the runtime's fds: {e}")))?;
     chan.send(&InitReply::Executing)?;
     // Without no_new_privs the kernel only takes a filter from a task with CAP_SYS_ADMIN: then
     // it goes in before privileges are dropped (as runc does), and the rest of the setup runs

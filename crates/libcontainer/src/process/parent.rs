@@ -23,6 +23,8 @@ pub enum ParentError {
     Threads,
     #[error("creating the container process")]
     Clone(#[source] Errno),
+    #[error("making the runtime process non-dumpable")]
+    Dumpable(#[source] Errno),
     #[error(transparent)]
     Channel(#[from] super::ChannelError),
     #[error("writing {file} of process {pid}")]
@@ -149,6 +151,13 @@ pub fn spawn(args: SpawnArgs<'_>, host: &mut dyn CreateHost) -> Result<Spawned, 
     // `Cgroup::v1_task_files`); one born in a new user namespace cannot, so we move it.
     let self_join = flags & libc::CLONE_NEWUSER == 0;
     let v1_tasks = if self_join { args.v1_tasks } else { Vec::new() };
+    // Non-dumpable before the clone, so that the child is so from its first instruction, before
+    // it is in any of the container's namespaces: until it execs the user process it runs this
+    // binary with the runtime's fds and memory, and a process in the container (a
+    // startContainer hook, an `exec`) without CAP_SYS_PTRACE must not open its /proc/<pid>/exe,
+    // fd/, mem or environ (CVE-2019-5736, CVE-2016-9962). execve makes the user process
+    // dumpable again as usual.
+    nix::sys::prctl::set_dumpable(false).map_err(ParentError::Dumpable)?;
     let forked = sys::clone_fork(flags, args.clone_into).map_err(ParentError::Clone)?;
     let child = match forked {
         Forked::Child => {

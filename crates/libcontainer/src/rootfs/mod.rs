@@ -3,10 +3,15 @@
 //! Every path inside the rootfs is resolved with `openat2(RESOLVE_IN_ROOT)` from a handle on
 //! the rootfs, never by string concatenation: a symlink planted in the rootfs (at a mount
 //! destination, /dev, /proc) resolves inside the rootfs and cannot make us mount over, or
-//! write to, the host. Mounts then target the resolved handle through `/proc/self/fd/N`.
+//! write to, the host. Before pivot_root, mounts target the resolved handle through
+//! `/proc/self/fd/N` of the runtime's /proc; after it (masked and read-only paths, the
+//! console), they go from handle to handle with `open_tree`/`fsmount` + `move_mount`, so the
+//! container's /proc is never trusted to resolve anything, and the runtime's writes to /proc
+//! (sysctls) go through a private procfs handle ([`procfs`]).
 
 pub mod idmap;
 pub mod options;
+pub mod procfs;
 
 use std::ffi::CString;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
@@ -20,7 +25,9 @@ use nix::sys::stat::{fstat, mknodat, Mode, SFlag};
 use nix::unistd::{chdir, chroot, fchdir, fchownat, pivot_root, symlinkat, Gid, Uid};
 
 use crate::plan::{DevicePlan, MountPlan, Plan};
+use crate::sys;
 use options::flags;
+pub use procfs::ProcFs;
 
 /// `statfs` magic numbers of the filesystems we check.
 pub const PROC_SUPER_MAGIC: i64 = 0x9fa0;
@@ -108,7 +115,8 @@ pub fn open_in_root(root: BorrowedFd<'_>, path: &Path) -> Result<OwnedFd, Errno>
     openat2(root, p, how(OFlag::O_PATH))
 }
 
-/// The magic-link path that refers to an open fd (what mount(2) targets).
+/// The magic-link path that refers to an open fd (what mount(2) targets). Only for use before
+/// pivot_root, while `/proc` is the runtime's.
 pub fn fd_path(fd: BorrowedFd<'_>) -> PathBuf {
     PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()))
 }
@@ -214,6 +222,27 @@ fn reopen_dir(fd: BorrowedFd<'_>) -> Result<OwnedFd, Errno> {
             .flags(OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC)
             .resolve(ResolveFlag::RESOLVE_NO_MAGICLINKS),
     )
+}
+
+/// Fail with ELOOP if the last component of `path` (its parents resolved inside `root`) is a
+/// symlink; a missing path is fine (it will be created as a directory).
+fn refuse_symlink_leaf(root: BorrowedFd<'_>, path: &Path) -> Result<(), Errno> {
+    let r = rel(path);
+    if r.as_os_str().is_empty() {
+        return Ok(());
+    }
+    match openat2(root, &r, how(OFlag::O_PATH | OFlag::O_NOFOLLOW)) {
+        Ok(fd) => {
+            let st = fstat(fd.as_fd())?;
+            if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFLNK {
+                Err(Errno::ELOOP)
+            } else {
+                Ok(())
+            }
+        }
+        Err(Errno::ENOENT) => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 fn is_dir(fd: BorrowedFd<'_>) -> bool {
@@ -375,6 +404,14 @@ fn mount_one(
     match m.fstype.as_str() {
         "cgroup" | "cgroup2" => return mount_cgroup(root, m, cg, plan),
         _ => {}
+    }
+    if m.fstype == "proc" || m.fstype == "sysfs" {
+        // As runc: procfs and sysfs go on an ordinary directory, never through a symlink the
+        // image planted there (it would put them, and the masks meant for them, elsewhere).
+        refuse_symlink_leaf(root, &m.destination).map_err(step_err(
+            m,
+            "procfs and sysfs must be mounted on a directory, not a symlink:",
+        ))?;
     }
     let target = ensure_in_root(root, &m.destination, Leaf::Dir)
         .map_err(step_err(m, "creating mount point"))?;
@@ -924,8 +961,13 @@ pub fn enter(prepared: &Prepared, plan: &Plan) -> Result<(), RootfsError> {
     Ok(())
 }
 
-/// After pivot_root: read-only paths, masked paths, sysctls, and the read-only root.
-pub fn finalize(plan: &Plan) -> Result<(), RootfsError> {
+/// After pivot_root: sysctls, read-only paths, masked paths, and the read-only root.
+///
+/// Nothing here goes through the container's /proc: sysctls are written through `proc`, a
+/// private procfs handle, and every mount is made from one open handle onto another with
+/// `open_tree`/`fsmount` + `move_mount` (no `/proc/self/fd/N` path the container's /proc
+/// would resolve).
+pub fn finalize(plan: &Plan, proc: &ProcFs) -> Result<(), RootfsError> {
     let root = nix::fcntl::open(
         "/",
         OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
@@ -938,7 +980,7 @@ pub fn finalize(plan: &Plan) -> Result<(), RootfsError> {
     })?;
     // sysctls first: /proc/sys is usually among the read-only paths.
     for (key, value) in &plan.sysctl {
-        write_sysctl(root.as_fd(), key, value)?;
+        write_sysctl(proc, key, value)?;
     }
     for p in &plan.readonly_paths {
         let fd = match open_in_root(root.as_fd(), p) {
@@ -952,30 +994,17 @@ pub fn finalize(plan: &Plan) -> Result<(), RootfsError> {
                 })
             }
         };
-        mount(
-            Some(&fd_path(fd.as_fd())),
-            &fd_path(fd.as_fd()),
-            None::<&str>,
-            MsFlags::MS_BIND | MsFlags::MS_REC,
-            None::<&str>,
+        bind_handle(
+            fd.as_fd(),
+            fd.as_fd(),
+            true,
+            sys::MOUNT_ATTR_RDONLY
+                | sys::MOUNT_ATTR_NOSUID
+                | sys::MOUNT_ATTR_NODEV
+                | sys::MOUNT_ATTR_NOEXEC,
         )
         .map_err(|source| RootfsError::Path {
-            what: "linux.readonlyPaths: binding",
-            path: p.clone(),
-            source,
-        })?;
-        let t = open_in_root(root.as_fd(), p).map_err(|source| RootfsError::Path {
-            what: "linux.readonlyPaths: reopening",
-            path: p.clone(),
-            source,
-        })?;
-        remount_bind(
-            t.as_fd(),
-            flags::RDONLY | flags::NOSUID | flags::NODEV | flags::NOEXEC,
-            0,
-        )
-        .map_err(|source| RootfsError::Path {
-            what: "linux.readonlyPaths: remounting read-only",
+            what: "linux.readonlyPaths: binding read-only",
             path: p.clone(),
             source,
         })?;
@@ -993,26 +1022,14 @@ pub fn finalize(plan: &Plan) -> Result<(), RootfsError> {
             }
         };
         let res = if is_dir(fd.as_fd()) {
-            mount(
-                Some("tmpfs"),
-                &fd_path(fd.as_fd()),
-                Some("tmpfs"),
-                MsFlags::MS_RDONLY,
-                None::<&str>,
-            )
+            mount_empty_tmpfs_ro(fd.as_fd())
         } else {
             let null = open_dev_null(root.as_fd()).map_err(|source| RootfsError::Path {
                 what: "linux.maskedPaths: /dev/null is not usable for",
                 path: p.clone(),
                 source,
             })?;
-            mount(
-                Some(&fd_path(null.as_fd())),
-                &fd_path(fd.as_fd()),
-                None::<&str>,
-                MsFlags::MS_BIND,
-                None::<&str>,
-            )
+            bind_handle(null.as_fd(), fd.as_fd(), false, 0)
         };
         res.map_err(|source| RootfsError::Path {
             what: "linux.maskedPaths: masking",
@@ -1021,13 +1038,74 @@ pub fn finalize(plan: &Plan) -> Result<(), RootfsError> {
         })?;
     }
     if plan.rootfs_readonly {
-        remount_bind(root.as_fd(), flags::RDONLY, 0).map_err(|source| RootfsError::Path {
+        let empty = CString::default();
+        sys::mount_setattr(
+            root.as_fd(),
+            &empty,
+            libc::AT_EMPTY_PATH as u32,
+            sys::MOUNT_ATTR_RDONLY,
+            0,
+            0,
+            None,
+        )
+        .map_err(|source| RootfsError::Path {
             what: "root.readonly: remounting read-only",
             path: "/".into(),
             source,
         })?;
     }
     Ok(())
+}
+
+/// Bind mount what `src` refers to (recursively with `recursive`) onto what `dst` refers to,
+/// adding the `MOUNT_ATTR_*` flags `attrs` to the new mount, with no path on the way: a
+/// detached copy (`open_tree`), its attributes set while it is attached nowhere, then
+/// `move_mount` onto the handle.
+pub fn bind_handle(
+    src: BorrowedFd<'_>,
+    dst: BorrowedFd<'_>,
+    recursive: bool,
+    attrs: u64,
+) -> Result<(), Errno> {
+    let empty = CString::default();
+    let mut flags = sys::OPEN_TREE_CLONE | libc::O_CLOEXEC as u32 | libc::AT_EMPTY_PATH as u32;
+    if recursive {
+        flags |= libc::AT_RECURSIVE as u32;
+    }
+    let tree = sys::open_tree(src, &empty, flags)?;
+    if attrs != 0 {
+        sys::mount_setattr(
+            tree.as_fd(),
+            &empty,
+            libc::AT_EMPTY_PATH as u32,
+            attrs,
+            0,
+            0,
+            None,
+        )?;
+    }
+    sys::move_mount(
+        tree.as_fd(),
+        &empty,
+        dst,
+        &empty,
+        sys::MOVE_MOUNT_F_EMPTY_PATH | sys::MOVE_MOUNT_T_EMPTY_PATH,
+    )
+}
+
+/// Cover the directory `dst` refers to with a new, empty, read-only tmpfs.
+fn mount_empty_tmpfs_ro(dst: BorrowedFd<'_>) -> Result<(), Errno> {
+    let ctx = sys::fsopen(c"tmpfs")?;
+    sys::fsconfig_create(ctx.as_fd())?;
+    let mnt = sys::fsmount(ctx.as_fd(), sys::MOUNT_ATTR_RDONLY)?;
+    let empty = CString::default();
+    sys::move_mount(
+        mnt.as_fd(),
+        &empty,
+        dst,
+        &empty,
+        sys::MOVE_MOUNT_F_EMPTY_PATH | sys::MOVE_MOUNT_T_EMPTY_PATH,
+    )
 }
 
 /// Open the container's /dev/null and check it is the real character device 1:3.
@@ -1041,22 +1119,17 @@ pub fn open_dev_null(root: BorrowedFd<'_>) -> Result<OwnedFd, Errno> {
     Ok(fd)
 }
 
-fn write_sysctl(root: BorrowedFd<'_>, key: &str, value: &str) -> Result<(), RootfsError> {
-    let err = |source| RootfsError::Sysctl {
-        key: key.to_string(),
-        value: value.to_string(),
-        source,
-    };
-    let path = PathBuf::from("/proc/sys").join(crate::spec::validate::sysctl_path(key));
-    let fd = openat2(root, &rel(&path), how(OFlag::O_WRONLY | OFlag::O_TRUNC))
-        .map_err(|e| err(std::io::Error::from_raw_os_error(e as i32)))?;
-    // The file must be on procfs, not something the image planted under /proc.
-    match crate::sys::fs_magic(fd.as_fd()) {
-        Ok(PROC_SUPER_MAGIC) => {}
-        _ => return Err(err(std::io::Error::from_raw_os_error(libc::EXDEV))),
-    }
-    let mut f = std::fs::File::from(fd);
-    std::io::Write::write_all(&mut f, value.as_bytes()).map_err(err)
+/// Write a sysctl through the private procfs handle (never the container's /proc). The
+/// namespaced sysctls (net, ipc, uts) act on the namespaces of the writing process — the init,
+/// which is in the container's.
+fn write_sysctl(proc: &ProcFs, key: &str, value: &str) -> Result<(), RootfsError> {
+    let path = Path::new("sys").join(crate::spec::validate::sysctl_path(key));
+    proc.write(&path, value.as_bytes())
+        .map_err(|e| RootfsError::Sysctl {
+            key: key.to_string(),
+            value: value.to_string(),
+            source: std::io::Error::from_raw_os_error(e as i32),
+        })
 }
 
 /// The path as bytes, for CString conversions.
@@ -1073,6 +1146,25 @@ mod tests {
         assert_eq!(rel(Path::new("/a/b")), PathBuf::from("a/b"));
         assert_eq!(rel(Path::new("/a/../b")), PathBuf::from("a/../b"));
         assert_eq!(rel(Path::new("/")), PathBuf::from(""));
+    }
+
+    #[test]
+    fn dev_null_must_be_the_null_device() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("dev")).unwrap();
+        std::fs::create_dir_all(root.join("proc/sys/kernel")).unwrap();
+        let rfd =
+            nix::fcntl::open(root, OFlag::O_PATH | OFlag::O_DIRECTORY, Mode::empty()).unwrap();
+        // Missing: the error says so.
+        assert_eq!(open_dev_null(rfd.as_fd()).unwrap_err(), Errno::ENOENT);
+        // A regular file, and a symlink to a "proc file" (CVE-2025-31133): never a mask source.
+        std::fs::write(root.join("proc/sys/kernel/core_pattern"), "|/x").unwrap();
+        std::os::unix::fs::symlink("/proc/sys/kernel/core_pattern", root.join("dev/null")).unwrap();
+        assert_eq!(open_dev_null(rfd.as_fd()).unwrap_err(), Errno::EPERM);
+        std::fs::remove_file(root.join("dev/null")).unwrap();
+        std::fs::write(root.join("dev/null"), "").unwrap();
+        assert_eq!(open_dev_null(rfd.as_fd()).unwrap_err(), Errno::EPERM);
     }
 
     #[test]

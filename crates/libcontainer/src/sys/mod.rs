@@ -663,3 +663,81 @@ pub fn session_keyring_setperm(perm: u32) -> Result<(), Errno> {
     };
     Errno::result(ret).map(drop)
 }
+
+/// `fsopen(2)` flag: the context fd is close-on-exec.
+pub const FSOPEN_CLOEXEC: u32 = 0x1;
+/// `fsmount(2)` flag: the mount fd is close-on-exec.
+pub const FSMOUNT_CLOEXEC: u32 = 0x1;
+/// Mount attributes (`MOUNT_ATTR_*`) for `fsmount(2)` and `mount_setattr(2)`.
+pub const MOUNT_ATTR_RDONLY: u64 = 0x1;
+pub const MOUNT_ATTR_NOSUID: u64 = 0x2;
+pub const MOUNT_ATTR_NODEV: u64 = 0x4;
+pub const MOUNT_ATTR_NOEXEC: u64 = 0x8;
+/// `open_tree(2)`: make a detached copy of the tree (a bind mount not yet attached anywhere).
+pub const OPEN_TREE_CLONE: u32 = 0x1;
+/// `move_mount(2)`: the source / the target is the fd itself (empty path).
+pub const MOVE_MOUNT_F_EMPTY_PATH: u32 = 0x4;
+pub const MOVE_MOUNT_T_EMPTY_PATH: u32 = 0x40;
+
+/// fsopen(2): a filesystem context for `fstype` (close-on-exec).
+pub fn fsopen(fstype: &CStr) -> Result<OwnedFd, Errno> {
+    // SAFETY: `fstype` is a valid NUL-terminated string for the duration of the call; flags are
+    // passed by value.
+    let ret = unsafe { libc::syscall(libc::SYS_fsopen, fstype.as_ptr(), FSOPEN_CLOEXEC) };
+    let fd = Errno::result(ret)? as RawFd;
+    // SAFETY: on success the kernel returned a fresh fd that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// fsconfig(FSCONFIG_SET_STRING): set a string parameter of a filesystem context.
+pub fn fsconfig_set_string(ctx: BorrowedFd<'_>, key: &CStr, value: &CStr) -> Result<(), Errno> {
+    const FSCONFIG_SET_STRING: libc::c_uint = 1;
+    // SAFETY: the fd is open for the call; `key` and `value` are valid NUL-terminated strings
+    // the kernel only reads; aux is unused (0) for this command.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_fsconfig,
+            ctx.as_raw_fd(),
+            FSCONFIG_SET_STRING,
+            key.as_ptr(),
+            value.as_ptr(),
+            0,
+        )
+    };
+    Errno::result(ret).map(drop)
+}
+
+/// fsconfig(FSCONFIG_CMD_CREATE): create the superblock of a configured context.
+pub fn fsconfig_create(ctx: BorrowedFd<'_>) -> Result<(), Errno> {
+    const FSCONFIG_CMD_CREATE: libc::c_uint = 6;
+    // SAFETY: the fd is open for the call; key and value must be NULL and aux 0 for this
+    // command, which we pass.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_fsconfig,
+            ctx.as_raw_fd(),
+            FSCONFIG_CMD_CREATE,
+            std::ptr::null::<libc::c_char>(),
+            std::ptr::null::<libc::c_void>(),
+            0,
+        )
+    };
+    Errno::result(ret).map(drop)
+}
+
+/// fsmount(2): a detached mount (close-on-exec fd) of a created context, with `attrs`
+/// (`MOUNT_ATTR_*`).
+pub fn fsmount(ctx: BorrowedFd<'_>, attrs: u64) -> Result<OwnedFd, Errno> {
+    // SAFETY: the fd is open for the call; flags and attributes are passed by value.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_fsmount,
+            ctx.as_raw_fd(),
+            FSMOUNT_CLOEXEC,
+            attrs as libc::c_uint,
+        )
+    };
+    let fd = Errno::result(ret)? as RawFd;
+    // SAFETY: on success the kernel returned a fresh fd that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}

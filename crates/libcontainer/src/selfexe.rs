@@ -107,6 +107,53 @@ pub fn classify(fd: BorrowedFd<'_>) -> Result<Option<Protection>, Errno> {
     }
 }
 
+/// Does this container need the re-exec of [`ensure_protected`], on top of the runtime being
+/// non-dumpable? A non-dumpable process's `/proc/<pid>/exe` can only be opened with
+/// CAP_SYS_PTRACE in the user namespace of its memory — the host's, since the runtime's forks
+/// carry the runtime's mm. A container with a user namespace of its own never has that; one
+/// without has it when:
+/// - hooks run inside it before privileges are dropped (createContainer, startContainer: they
+///   hold every capability), or
+/// - CAP_SYS_PTRACE is in its bounding set (or `process.capabilities` is absent, which keeps
+///   the runtime's capabilities).
+///
+/// Pure.
+pub fn needed_for(spec: &oci_spec::runtime::Spec) -> bool {
+    use oci_spec::runtime::{Capability, LinuxNamespaceType};
+    let own_userns = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .is_some_and(|ns| ns.iter().any(|n| n.typ() == LinuxNamespaceType::User));
+    if own_userns {
+        return false;
+    }
+    let hooks_inside = spec.hooks().as_ref().is_some_and(|h| {
+        h.create_container().as_ref().is_some_and(|v| !v.is_empty())
+            || h.start_container().as_ref().is_some_and(|v| !v.is_empty())
+    });
+    if hooks_inside {
+        return true;
+    }
+    match spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.capabilities().as_ref())
+    {
+        None => true,
+        Some(c) => c
+            .bounding()
+            .as_ref()
+            .is_some_and(|b| b.contains(&Capability::SysPtrace)),
+    }
+}
+
+/// [`needed_for`] of the config.json in `bundle`. A config that cannot be loaded makes no
+/// container (create refuses it), so it needs no protection either.
+pub fn needed_for_bundle(bundle: &Path) -> bool {
+    crate::spec::load(bundle).is_ok_and(|loaded| needed_for(&loaded.spec))
+}
+
 /// Return when the running binary is protected; otherwise re-execute it from a protected
 /// copy (this function then does not return: the process starts over, protected). The
 /// overlay uses `empty_lower`, an empty root-owned directory created if missing, as its
@@ -282,6 +329,51 @@ pub fn sealed_copy() -> Result<OwnedFd> {
 
 #[cfg(test)]
 mod tests {
+
+    fn spec(v: serde_json::Value) -> oci_spec::runtime::Spec {
+        let mut base = serde_json::json!({
+            "ociVersion": "1.3.0", "root": {"path": "r"},
+            "process": {"cwd": "/", "args": ["sh"], "user": {"uid": 0, "gid": 0},
+                        "capabilities": {"bounding": ["CAP_KILL"]}},
+            "linux": {"namespaces": [{"type": "pid"}, {"type": "mount"}]}
+        });
+        for (k, val) in v.as_object().unwrap() {
+            base[k] = val.clone();
+        }
+        crate::spec::parse(base.to_string().as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn protection_is_needed_only_when_the_binary_is_reachable() {
+        // Default-like config: no CAP_SYS_PTRACE, no in-container hooks: non-dumpable suffices.
+        assert!(!needed_for(&spec(serde_json::json!({}))));
+        // CAP_SYS_PTRACE in the bounding set without a user namespace: reachable.
+        let ptrace = serde_json::json!({"process": {"cwd": "/", "args": ["sh"], "user": {"uid": 0, "gid": 0},
+            "capabilities": {"bounding": ["CAP_SYS_PTRACE"]}}});
+        assert!(needed_for(&spec(ptrace.clone())));
+        // Capabilities absent: the runtime's full set is kept.
+        let nocaps = serde_json::json!({"process": {"cwd": "/", "args": ["sh"], "user": {"uid": 0, "gid": 0}}});
+        assert!(needed_for(&spec(nocaps)));
+        // A user namespace of its own: its CAP_SYS_PTRACE does not reach the host's mm.
+        let mut userns = ptrace;
+        userns["linux"] = serde_json::json!({"namespaces": [{"type": "user"}, {"type": "mount"}],
+            "uidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}],
+            "gidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}]});
+        assert!(!needed_for(&spec(userns)));
+        // Hooks inside the container run with every capability: reachable, unless the
+        // container has a user namespace of its own.
+        let hooks = serde_json::json!({"hooks": {"startContainer": [{"path": "/bin/true"}]}});
+        assert!(needed_for(&spec(hooks.clone())));
+        let mut hooks_userns = spec(hooks);
+        let userns_linux: oci_spec::runtime::Linux = serde_json::from_value(serde_json::json!({
+            "namespaces": [{"type": "user"}, {"type": "mount"}],
+            "uidMappings": [{"containerID": 0, "hostID": 0, "size": 1}],
+            "gidMappings": [{"containerID": 0, "hostID": 0, "size": 1}]}))
+        .unwrap();
+        hooks_userns.set_linux(Some(userns_linux));
+        assert!(!needed_for(&hooks_userns));
+    }
+
     use super::*;
 
     #[test]

@@ -130,7 +130,14 @@ fn dispatch(cli: &Cli, logger: &'static logging::Logger) -> anyhow::Result<i32> 
     };
     // Commands that put a process into a container run from a read-only view of this binary,
     // so that the container cannot overwrite it through /proc/<pid>/exe (CVE-2019-5736).
-    if matches!(command, Command::Create(_) | Command::Run(_)) {
+    // Only when the container could reach it: otherwise the runtime being non-dumpable already
+    // keeps /proc/<pid>/exe out of reach (see `selfexe::needed_for`).
+    let bundle = match command {
+        Command::Create(a) => Some(&a.bundle),
+        Command::Run(a) => Some(&a.create.bundle),
+        _ => None,
+    };
+    if bundle.is_some_and(|b| libcontainer::selfexe::needed_for_bundle(b)) {
         libcontainer::selfexe::ensure_protected(std::path::Path::new(
             libcontainer::selfexe::DEFAULT_EMPTY_LOWER,
         ))?;

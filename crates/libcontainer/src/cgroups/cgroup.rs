@@ -56,7 +56,10 @@ impl SavedCgroup {
         });
         match dir {
             Some(d) => freezer::state(&d.path, v2),
-            None => Err(unavailable("the freezer", "no freezer directory is recorded")),
+            None => Err(unavailable(
+                "the freezer",
+                "no freezer directory is recorded",
+            )),
         }
     }
 }

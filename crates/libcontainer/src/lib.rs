@@ -8,6 +8,8 @@
 pub mod capabilities;
 pub mod cgroups;
 pub mod container;
+pub mod exec;
+pub mod features;
 pub mod hooks;
 pub mod plan;
 pub mod proc;

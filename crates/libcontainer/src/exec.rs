@@ -139,12 +139,6 @@ pub enum ExecError {
     Creating,
     #[error("{0}")]
     Flag(String),
-    #[error("--process {path}")]
-    ReadProcess {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
     #[error("--process {path}: {msg}")]
     ProcessFile { path: PathBuf, msg: String },
     #[error("{path}: {msg}")]
@@ -161,7 +155,7 @@ pub enum ExecError {
     AddToCgroup {
         path: PathBuf,
         #[source]
-        source: std::io::Error,
+        source: Errno,
     },
     #[error(transparent)]
     Seccomp(#[from] SeccompError),
@@ -177,7 +171,7 @@ pub enum ExecError {
     PidFile {
         path: PathBuf,
         #[source]
-        source: std::io::Error,
+        source: Errno,
     },
     #[error("talking to the exec'd process")]
     Channel(#[from] ChannelError),
@@ -713,8 +707,12 @@ impl Runtime {
         if !cloned_into_cgroup {
             for d in &targets {
                 let path = d.join("cgroup.procs");
-                std::fs::write(&path, setns_pid.as_raw().to_string())
-                    .map_err(|source| ExecError::AddToCgroup { path, source })?;
+                std::fs::write(&path, setns_pid.as_raw().to_string()).map_err(|e| {
+                    ExecError::AddToCgroup {
+                        path,
+                        source: Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
+                    }
+                })?;
             }
         }
         setns_parent.send(&RuntimeMsg::Proceed)?;
@@ -753,11 +751,9 @@ impl Runtime {
         };
         drop(console_ours);
         if let Some(pf) = &req.pid_file {
-            crate::state::write_pid_file(pf, pid.as_raw()).map_err(|source| {
-                ExecError::PidFile {
-                    path: pf.clone(),
-                    source,
-                }
+            crate::state::write_pid_file(pf, pid.as_raw()).map_err(|e| ExecError::PidFile {
+                path: pf.clone(),
+                source: Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
             })?;
         }
         match fg {
@@ -786,9 +782,9 @@ impl Runtime {
             serde_json::from_slice(&raw).map_err(|e| ExecError::SavedConfig(SpecError::Json(e)))?;
         let process = match &req.process_file {
             Some(path) => {
-                let bytes = std::fs::read(path).map_err(|source| ExecError::ReadProcess {
+                let bytes = std::fs::read(path).map_err(|e| ExecError::ProcessFile {
                     path: path.clone(),
-                    source,
+                    msg: crate::container::io_msg(&e),
                 })?;
                 let v: Value =
                     serde_json::from_slice(&bytes).map_err(|e| ExecError::ProcessFile {

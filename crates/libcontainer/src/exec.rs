@@ -63,7 +63,7 @@ use crate::container::Runtime;
 use crate::plan::{self, CreateOptions, Plan};
 use crate::process::init::{self, InitError};
 use crate::process::{Channel, ChannelError, ErrorChain, InitReply, StartMsg};
-use crate::run::{self, Foreground};
+use crate::run::{self, Foreground, TtyProxy};
 use crate::seccomp::{self, Filter, SeccompError};
 use crate::spec::{self, InvalidSpec, SpecError};
 use crate::state::{liveness, ContainerState, Liveness, StateError, Status, CONFIG_COPY};
@@ -574,7 +574,14 @@ impl Runtime {
             Status::Creating => return Err(ExecError::Creating),
             Status::Created | Status::Running | Status::Paused => {}
         }
-        let prepared = self.prepare_exec(&st, req)?;
+        let mut prepared = self.prepare_exec(&st, req)?;
+        if prepared.plan.process.terminal && !req.detach {
+            // The pty is ours to proxy: it starts with the caller's size (the process may look
+            // at it before we could resize it; later changes come as SIGWINCH).
+            if let Some(size) = run::caller_terminal_size() {
+                prepared.plan.process.console_size = Some((size.rows, size.cols));
+            }
+        }
         let plan = &prepared.plan;
         run::check_terminal(
             plan.process.terminal,
@@ -750,6 +757,10 @@ impl Runtime {
             None => None,
         };
         drop(console_ours);
+        let tty = match master {
+            Some(m) => Some(TtyProxy::new(m)?),
+            None => None,
+        };
         if let Some(pf) = &req.pid_file {
             crate::state::write_pid_file(pf, pid.as_raw()).map_err(|e| ExecError::PidFile {
                 path: pf.clone(),
@@ -759,7 +770,7 @@ impl Runtime {
         match fg {
             None => Ok(ExecOutcome::Detached { pid: pid.as_raw() }),
             Some(fg) => {
-                let status = fg.wait(pid, master)?;
+                let status = fg.wait(pid, tty)?;
                 Ok(ExecOutcome::Exited {
                     pid: pid.as_raw(),
                     status,

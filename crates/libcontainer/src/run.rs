@@ -110,14 +110,27 @@ pub fn run(
         None => None,
     };
     drop(ours);
+    // Raw mode and the caller's window size before the process starts, so its first look at
+    // the terminal already sees them.
+    let tty = match master {
+        Some(m) => match TtyProxy::new(m) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                let _ = rt.delete(&req.id, true);
+                return Err(e);
+            }
+        },
+        None => None,
+    };
     if let Err(e) = rt.start(&req.id) {
+        drop(tty);
         let _ = rt.delete(&req.id, true);
         return Err(e);
     }
     let Some(fg) = fg else {
         return Ok((0, warnings));
     };
-    let status = fg.wait(Pid::from_raw(st.pid), master)?;
+    let status = fg.wait(Pid::from_raw(st.pid), tty)?;
     if !keep {
         rt.delete(&req.id, true)?;
     }
@@ -173,13 +186,9 @@ impl Foreground {
     }
 
     /// Wait for `target` (our child, or a descendant reparented to us) to exit, forwarding
-    /// signals to it; with `console`, proxy the pty master to our stdio meanwhile. Returns its
-    /// exit status, 128 + n if a signal n killed it.
-    pub fn wait(&self, target: Pid, console: Option<OwnedFd>) -> Result<i32, Error> {
-        let mut tty = match console {
-            Some(m) => Some(TtyProxy::new(m)?),
-            None => None,
-        };
+    /// signals to it; with `tty`, proxy the pty to our stdio meanwhile. Returns its exit
+    /// status, 128 + n if a signal n killed it.
+    pub(crate) fn wait(&self, target: Pid, mut tty: Option<TtyProxy>) -> Result<i32, Error> {
         loop {
             if let Some(code) = reap(target)? {
                 if let Some(t) = tty.as_mut() {
@@ -254,10 +263,19 @@ struct Slots {
     master: Option<usize>,
 }
 
+/// The size of the caller's terminal (stdin's, else stdout's), if it has one.
+pub(crate) fn caller_terminal_size() -> Option<sys::WinSize> {
+    let (i, o) = (std::io::stdin(), std::io::stdout());
+    sys::get_winsize(i.as_fd())
+        .or_else(|_| sys::get_winsize(o.as_fd()))
+        .ok()
+}
+
 /// Copies between the caller's stdio and the pty master. The master is non-blocking (it is
 /// ours alone); stdin and stdout are the caller's open files, so their flags are left alone:
 /// stdin is only read when poll says so, and output is written with a poll on EAGAIN.
-struct TtyProxy {
+/// Made, the caller's terminal is raw and the pty has its size; dropped, the terminal is back.
+pub(crate) struct TtyProxy {
     master: OwnedFd,
     master_open: bool,
     stdin: Stdin,
@@ -271,7 +289,7 @@ struct TtyProxy {
 }
 
 impl TtyProxy {
-    fn new(master: OwnedFd) -> Result<TtyProxy, Error> {
+    pub(crate) fn new(master: OwnedFd) -> Result<TtyProxy, Error> {
         let fl = fcntl(master.as_fd(), FcntlArg::F_GETFL).map_err(sys_err("pty master flags"))?;
         fcntl(
             master.as_fd(),
@@ -303,13 +321,10 @@ impl TtyProxy {
         Ok(p)
     }
 
-    /// Give the pty the size of the caller's terminal (stdin's, else stdout's), if it has one.
+    /// Give the pty the size of the caller's terminal, if it has one.
     fn resize(&self) {
-        for fd in [self.stdin.as_fd(), self.stdout.as_fd()] {
-            if let Ok(size) = sys::get_winsize(fd) {
-                let _ = sys::set_winsize(self.master.as_fd(), size);
-                return;
-            }
+        if let Some(size) = caller_terminal_size() {
+            let _ = sys::set_winsize(self.master.as_fd(), size);
         }
     }
 

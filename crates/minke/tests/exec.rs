@@ -706,3 +706,50 @@ fn sub_cgroup() {
     let (_, err, _) = exec(&b, &["--cgroup", "missing", "cg", "true"]);
     assert!(err.contains("no such cgroup directory"), "{err}");
 }
+
+#[test]
+fn seccomp_notify_fd_of_the_exec_process_goes_to_the_listener() {
+    use std::os::unix::net::UnixListener;
+    let mut b = Bundle::new(&["sleep", "60"]);
+    let sock = b.path().join("agent.sock");
+    let listener = UnixListener::bind(&sock).unwrap();
+    listener.set_nonblocking(true).unwrap();
+    b.config["linux"]["seccomp"] = json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "listenerPath": sock,
+        "listenerMetadata": "from-the-test",
+        "syscalls": [{"names": ["setdomainname"], "action": "SCMP_ACT_NOTIFY"}]
+    });
+    let init = running(&b, "n");
+    let next = || {
+        let (conn, _) = listener
+            .accept()
+            .expect("the runtime connected to listenerPath");
+        conn.set_nonblocking(false).unwrap();
+        let mut buf = vec![0u8; 64 * 1024];
+        let (n, fds) = libcontainer::sys::recv_with_fds(conn.as_fd(), &mut buf)
+            .unwrap()
+            .expect("a message");
+        assert_eq!(fds.len(), 1, "the notify fd");
+        serde_json::from_slice::<serde_json::Value>(&buf[..n]).unwrap()
+    };
+    assert_eq!(next()["pid"].to_string(), init, "the init's fd, at start");
+    let pid_file = b.path().join("n.pid");
+    exec_ok(
+        &b,
+        &[
+            "-d",
+            "--pid-file",
+            pid_file.to_str().unwrap(),
+            "n",
+            "sleep",
+            "60",
+        ],
+    );
+    let msg = next();
+    assert_eq!(msg["pid"].to_string(), read_pid_file(&pid_file));
+    assert_eq!(msg["metadata"], "from-the-test");
+    assert_eq!(msg["fds"], json!(["seccompFd"]));
+    assert_eq!(msg["state"]["status"], "running");
+    assert_eq!(msg["state"]["pid"].to_string(), init);
+}

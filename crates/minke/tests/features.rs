@@ -377,20 +377,21 @@ fn cgroup_manager_of_this_host_applies_limits() {
 
 #[test]
 fn what_is_not_claimed_is_refused() {
-    let cases: Vec<(&str, Box<dyn Fn(&mut Value)>, &str)> = vec![
+    type Edit = fn(&mut Value);
+    let cases: Vec<(&str, Edit, &str)> = vec![
         (
             "apparmor",
-            Box::new(|c: &mut Value| c["process"]["apparmorProfile"] = json!("unconfined")),
+            (|c: &mut Value| c["process"]["apparmorProfile"] = json!("unconfined")),
             "process.apparmorProfile",
         ),
         (
             "selinux",
-            Box::new(|c: &mut Value| c["process"]["selinuxLabel"] = json!("system_u:system_r:c")),
+            (|c: &mut Value| c["process"]["selinuxLabel"] = json!("system_u:system_r:c")),
             "process.selinuxLabel",
         ),
         (
             "idmap",
-            Box::new(|c: &mut Value| {
+            (|c: &mut Value| {
                 c["mounts"].as_array_mut().unwrap().push(json!({
                     "destination": "/x", "source": "/tmp", "options": ["rbind", "idmap"],
                     "uidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}],

@@ -79,9 +79,9 @@ fn read_until(master: &OwnedFd, acc: &mut String, want: &str) {
 
 fn flags(t: &Termios) -> (u32, u32, u32) {
     (
-        t.input_flags.bits() as u32,
-        t.output_flags.bits() as u32,
-        t.local_flags.bits() as u32,
+        t.input_flags.bits(),
+        t.output_flags.bits(),
+        t.local_flags.bits(),
     )
 }
 

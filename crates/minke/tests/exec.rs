@@ -641,7 +641,7 @@ fn sub_cgroup() {
         // A new v1 cpuset admits no process until it has cpus and mems (as with runc, the
         // sub-cgroup is the caller's to set up).
         for f in ["cpuset.cpus", "cpuset.mems"] {
-            if let Ok(v) = std::fs::read_to_string(d.join(f)) {
+            if let (Ok(v), true) = (std::fs::read_to_string(d.join(f)), sub.join(f).exists()) {
                 std::fs::write(sub.join(f), v.trim()).unwrap();
             }
         }

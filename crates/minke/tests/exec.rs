@@ -753,3 +753,20 @@ fn seccomp_notify_fd_of_the_exec_process_goes_to_the_listener() {
     assert_eq!(msg["state"]["status"], "running");
     assert_eq!(msg["state"]["pid"].to_string(), init);
 }
+
+#[test]
+fn exec_into_a_no_pivot_container_sees_its_root() {
+    // With MS_MOVE + chroot the mount namespace's root is not the container's root by itself:
+    // exec enters the init's root directory.
+    let b = Bundle::new(&["sleep", "60"]);
+    let bp = b.path().to_str().unwrap().to_string();
+    let out = b.cmd(&["run", "--detach", "--no-pivot", "--bundle", &bp, "np"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = exec_ok(&b, &["np", "sh", "-c", "ls /; readlink /proc/1/root"]);
+    let l: Vec<&str> = out.lines().collect();
+    assert!(
+        l.contains(&"bin") && !l.contains(&"work") && !l.contains(&"usr"),
+        "{out}"
+    );
+    assert_eq!(l.last(), Some(&"/"));
+}

@@ -94,6 +94,12 @@ pub enum Error {
     CgroupRecord(#[source] serde_json::Error),
     #[error("container {0} is paused, resume it first")]
     Paused(String),
+    #[error(transparent)]
+    Rdt(#[from] crate::resctrl::RdtError),
+    #[error(transparent)]
+    Idmap(#[from] crate::rootfs::idmap::IdmapError),
+    #[error(transparent)]
+    NetDev(#[from] crate::netdev::NetDevError),
 }
 
 type Result<T, E = Error> = std::result::Result<T, E>;
@@ -139,7 +145,9 @@ struct HookState<'a> {
     oci_version: &'a str,
     id: &'a str,
     status: Status,
-    pid: i32,
+    /// Absent once stopped (the spec requires it only for created and running).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pid: Option<i32>,
     bundle: &'a Path,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     annotations: &'a BTreeMap<String, String>,
@@ -236,7 +244,7 @@ impl Runtime {
             oci_version: OCI_VERSION,
             id: &st.id,
             status,
-            pid,
+            pid: (pid > 0).then_some(pid),
             bundle: &st.bundle,
             annotations: &st.annotations,
         })
@@ -277,6 +285,7 @@ impl Runtime {
             Some(sc) => Some(crate::seccomp::compile(sc)?),
             None => None,
         };
+        let net_devices = crate::netdev::inspect(&plan.net_devices)?;
         let cg_host = cgroups::detect()?;
         let cg_plan = cgroups::plan(&cg_host, &req.id, loaded.spec.linux().as_ref())?;
         let rootfs_md = std::fs::metadata(&plan.rootfs).map_err(|e| Error::Rootfs {
@@ -312,6 +321,7 @@ impl Runtime {
             rt: self,
             id: req.id.clone(),
             cgroup: None,
+            rdt: None,
             armed: true,
         };
         let me = proc::stat(&self.proc_root, std::process::id() as i32).map_err(|e| Error::Io {
@@ -335,6 +345,7 @@ impl Runtime {
             private_namespaces: private_ns_flags(&plan),
             user_namespace: plan.namespaces.private(libc::CLONE_NEWUSER),
             hooks: plan.hooks.clone(),
+            rdt: None,
         };
         self.store.save(&st)?;
         let dir = self.store.dir(&req.id);
@@ -360,6 +371,7 @@ impl Runtime {
         let mut host = Host {
             st: &st,
             cgroup: cg,
+            net_devices: &net_devices,
         };
         let spawned = parent::spawn(
             SpawnArgs {
@@ -372,6 +384,8 @@ impl Runtime {
                 last_cap,
                 clone_into: cg.clone_into_fd(),
                 seccomp,
+                idmapped: crate::rootfs::idmap::prepare(&plan)?,
+                net_devices: net_devices.clone(),
             },
             &mut host,
         );
@@ -395,6 +409,11 @@ impl Runtime {
                 what: "reading the init's /proc stat".into(),
                 source: std::io::Error::other(e.to_string()),
             })?;
+        if let (Some(rdt), Some(root)) = (&plan.rdt, resctrl_mount()) {
+            let saved = crate::resctrl::apply(&root, rdt, spawned.init.as_raw())?;
+            st.rdt = Some(saved.clone());
+            cleanup.rdt = Some(saved);
+        }
         st.phase = Phase::Created;
         st.pid = spawned.init.as_raw();
         st.pid_start_time = init_stat.start_time;
@@ -628,6 +647,9 @@ impl Runtime {
             Ok(None) => {}
             Err(e) => log::warn!("{e}"),
         }
+        if let Some(r) = &st.rdt {
+            crate::resctrl::remove(r);
+        }
         if let Err(e) = self.store.remove(&st.id) {
             log::warn!("{e}");
         }
@@ -678,6 +700,7 @@ pub fn wait_pidfd(pidfd: &OwnedFd, limit: Duration) -> bool {
 struct Host<'a> {
     st: &'a ContainerState,
     cgroup: &'a Cgroup,
+    net_devices: &'a [crate::netdev::DeviceFacts],
 }
 
 impl CreateHost for Host<'_> {
@@ -688,6 +711,18 @@ impl CreateHost for Host<'_> {
         self.cgroup.add_process(pid.as_raw())?;
         Ok(())
     }
+    fn namespaces_ready(
+        &mut self,
+        init: Pid,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        if self.net_devices.is_empty() {
+            return Ok(());
+        }
+        let ns = std::fs::File::open(format!("/proc/{}/ns/net", init.as_raw()))?;
+        crate::netdev::move_into(self.net_devices, ns.as_fd())?;
+        Ok(())
+    }
+
     fn hook_state(&self, pid: Pid) -> String {
         Runtime::hook_state(self.st, Status::Creating, pid.as_raw())
     }
@@ -698,6 +733,7 @@ struct Cleanup<'a> {
     rt: &'a Runtime,
     id: String,
     cgroup: Option<Cgroup>,
+    rdt: Option<crate::resctrl::SavedRdt>,
     armed: bool,
 }
 
@@ -711,6 +747,9 @@ impl Drop for Cleanup<'_> {
                 if let Err(e) = cg.destroy() {
                     log::warn!("removing the cgroup of a failed create: {e}");
                 }
+            }
+            if let Some(r) = &self.rdt {
+                crate::resctrl::remove(r);
             }
             let _ = self.rt.store.remove(&self.id);
         }
@@ -776,12 +815,25 @@ pub(crate) fn check_host(plan: &Plan) -> Result<()> {
             "process.apparmorProfile: {p:?}: applying AppArmor profiles is not supported yet"
         )));
     }
+    if plan.mount_label.is_some() && !Path::new("/sys/fs/selinux/enforce").exists() {
+        return Err(Error::Unsupported(
+            "linux.mountLabel: given but SELinux is not enabled on this host".into(),
+        ));
+    }
+    if plan.rdt.is_some() && resctrl_mount().is_none() {
+        return Err(crate::resctrl::RdtError::NoResctrl.into());
+    }
     if let Some(l) = &plan.process.selinux_label {
         return Err(Error::Unsupported(format!(
             "process.selinuxLabel: {l:?} given but SELinux is not supported on this host"
         )));
     }
     Ok(())
+}
+
+/// Where resctrl is mounted in the runtime's mount namespace.
+fn resctrl_mount() -> Option<PathBuf> {
+    crate::resctrl::find_mount(&std::fs::read_to_string("/proc/self/mountinfo").ok()?)
 }
 
 /// The start socket: a SEQPACKET listener at `<dir>/init.sock`, inherited by the init.

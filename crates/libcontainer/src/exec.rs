@@ -15,7 +15,7 @@
 //!  seccomp compiled; namespaces that differ
 //!  from ours; target cgroup directories
 //!  [tty] console socket or socket pair
-//!  clone ──────────────────────────────▶ [v2: born in the cgroup]
+//!  clone (execCPUAffinity.initial) ────▶ [v2: born in the cgroup]
 //!  [v1] A → cgroup.procs
 //!  ── Proceed ────────────────────────▶
 //!                                        setns(init pidfd, every ns at once;
@@ -23,7 +23,9 @@
 //!                                        chroot to the init's root
 //!                                        fork ──────────────────────────▶ (inside the pid ns)
 //!  ◀──────────────────────── ExecPid{pid}
-//!  reap A                                exit                             rlimits; [tty] setsid,
+//!  reap A                                exit                             cpu affinity, rlimits,
+//!                                                                         sched/ioprio/mempolicy;
+//!                                                                         [tty] setsid,
 //!                                                                         pty → console, ctty;
 //!                                                                         exe lookup, env, groups
 //!  ◀─────────────────────────────────────────────────────────── Executing
@@ -198,6 +200,8 @@ pub enum ExecError {
     Init(#[from] InitError),
     #[error(transparent)]
     Caps(#[from] capabilities::CapsError),
+    #[error(transparent)]
+    ProcAttr(#[from] crate::procattrs::ProcAttrError),
 }
 
 type Result<T, E = ExecError> = std::result::Result<T, E>;
@@ -542,6 +546,9 @@ struct Prepared {
     spec: Spec,
     caps: CapMasks,
     last_cap: u8,
+    /// `process.execCPUAffinity` (empty lists mean "leave it").
+    affinity_initial: Option<String>,
+    affinity_final: Option<String>,
 }
 
 /// Kills and reaps what was started if the exec does not get to the end of its setup.
@@ -678,8 +685,23 @@ impl Runtime {
             what: "the runtime process has more than one thread; cannot fork safely".into(),
             source: Errno::EDEADLK,
         })?;
-        let forked = sys::clone_fork(0, clone_into.as_ref().map(|f| f.as_fd()))
-            .map_err(sys_err("creating the exec process"))?;
+        // execCPUAffinity.initial: the runtime's process that becomes the exec'd process's parent
+        // runs there before it moves into the container's cgroup; we lend it our own affinity
+        // for the clone and take ours back right after.
+        let own_affinity = match &prepared.affinity_initial {
+            Some(list) => {
+                let own = nix::sched::sched_getaffinity(Pid::from_raw(0))
+                    .map_err(sys_err("reading the runtime's cpu affinity"))?;
+                crate::procattrs::set_affinity("initial", list)?;
+                Some(own)
+            }
+            None => None,
+        };
+        let forked = sys::clone_fork(0, clone_into.as_ref().map(|f| f.as_fd()));
+        if let (Some(own), Ok(Forked::Parent(_)) | Err(_)) = (&own_affinity, &forked) {
+            let _ = nix::sched::sched_setaffinity(Pid::from_raw(0), own);
+        }
+        let forked = forked.map_err(sys_err("creating the exec process"))?;
         let setns_pid = match forked {
             Forked::Child => {
                 drop(setns_parent);
@@ -687,6 +709,7 @@ impl Runtime {
                 drop(console_ours);
                 setns_main(Child {
                     plan,
+                    affinity_final: prepared.affinity_final.as_deref(),
                     caps: prepared.caps,
                     last_cap: prepared.last_cap,
                     seccomp: Cell::new(seccomp),
@@ -857,7 +880,14 @@ impl Runtime {
                 unknown.join(" ")
             );
         }
+        let aff = spec
+            .process()
+            .as_ref()
+            .and_then(|p| p.exec_cpu_affinity().clone());
+        let nonempty = |s: &Option<String>| s.clone().filter(|s| !s.is_empty());
         Ok(Prepared {
+            affinity_initial: aff.as_ref().and_then(|a| nonempty(a.initial())),
+            affinity_final: aff.as_ref().and_then(|a| nonempty(a.cpu_affinity_final())),
             plan,
             spec,
             caps,
@@ -918,6 +948,7 @@ impl Runtime {
 /// What the setns process and the exec'd process hold (copies made by clone/fork).
 struct Child<'a> {
     plan: &'a Plan,
+    affinity_final: Option<&'a str>,
     caps: CapMasks,
     last_cap: u8,
     seccomp: Cell<Option<Filter>>,
@@ -963,6 +994,7 @@ fn setns_main(c: Child<'_>) -> ! {
         Ok(Forked::Child) => {
             let Child {
                 plan,
+                affinity_final,
                 caps,
                 last_cap,
                 seccomp,
@@ -980,6 +1012,7 @@ fn setns_main(c: Child<'_>) -> ! {
             drop(root);
             let b = ExecChild {
                 plan,
+                affinity_final,
                 caps,
                 last_cap,
                 seccomp,
@@ -1038,6 +1071,7 @@ fn setns_stage(c: &Child<'_>) -> Result<Forked> {
 /// The exec'd process (B), inside every namespace of the container.
 struct ExecChild<'a> {
     plan: &'a Plan,
+    affinity_final: Option<&'a str>,
     caps: CapMasks,
     last_cap: u8,
     seccomp: Cell<Option<Filter>>,
@@ -1056,6 +1090,10 @@ fn exec_stage(b: &ExecChild<'_>) -> Result<Infallible> {
         Mode::empty(),
     )
     .map_err(ExecError::Chroot)?;
+    // In the container's cgroup by now: execCPUAffinity.final.
+    if let Some(list) = b.affinity_final {
+        crate::procattrs::set_affinity("final", list)?;
+    }
     for r in &p.rlimits {
         sys::setrlimit(r.resource, r.soft, r.hard).map_err(|source| InitError::Rlimit {
             name: r.name,
@@ -1064,6 +1102,8 @@ fn exec_stage(b: &ExecChild<'_>) -> Result<Infallible> {
             source,
         })?;
     }
+    // scheduler, ioPriority, personality, memoryPolicy: as the init applies them.
+    crate::procattrs::apply(&p.attrs)?;
     if p.terminal {
         let console = b.console.as_ref().ok_or(InitError::NoConsoleSocket)?;
         nix::unistd::setsid().map_err(|source| InitError::User {

@@ -4,9 +4,8 @@
 //!
 //! - `hooks`: the six hook kinds, all run (see `hooks`).
 //! - `mountOptions`: every option `rootfs::options` turns into a mount flag, propagation
-//!   change or recursive attribute (filesystem data strings are not listed, as the spec asks).
-//!   `idmap`, `ridmap` and `tmpcopyup` are parsed but refused at mount time, so they are not
-//!   listed; `mountExtensions.idmap.enabled` is false for the same reason.
+//!   change, recursive attribute, idmapping (`idmap`/`ridmap`, on bind mounts) or `tmpcopyup`
+//!   (on tmpfs); filesystem data strings are not listed, as the spec asks.
 //! - `linux.namespaces`: all eight kinds, created or joined by path.
 //! - `linux.capabilities`: the capabilities of the running kernel (up to `cap_last_cap`);
 //!   names the kernel does not know are dropped with a warning, as runc does.
@@ -14,8 +13,13 @@
 //!   limits on both; no systemd driver.
 //! - `linux.seccomp`: `seccomp::features()` (actions, operators, libseccomp's architectures,
 //!   the flags the running kernel accepts).
-//! - AppArmor, SELinux, Intel RDT, memory policies and network devices: not implemented
-//!   (`enabled: false`, empty lists).
+//! - `linux.intelRdt`: resctrl classes with schemata and monitoring groups (a host without a
+//!   resctrl mount refuses the field).
+//! - `linux.memoryPolicy`: every mode and flag of the spec, applied with set_mempolicy (a mode
+//!   the kernel is too old for is refused by it, naming the field).
+//! - `linux.mountExtensions.idmap`, `linux.netDevices`: implemented.
+//! - AppArmor and SELinux process labels: not implemented (`enabled: false`; a config asking
+//!   for them is refused).
 
 use std::collections::BTreeMap;
 
@@ -48,6 +52,7 @@ pub const MOUNT_OPTIONS: &[&str] = &[
     "diratime",
     "dirsync",
     "exec",
+    "idmap",
     "iversion",
     "lazytime",
     "loud",
@@ -71,6 +76,7 @@ pub const MOUNT_OPTIONS: &[&str] = &[
     "relatime",
     "remount",
     "rexec",
+    "ridmap",
     "rnoatime",
     "rnodev",
     "rnodiratime",
@@ -98,6 +104,7 @@ pub const MOUNT_OPTIONS: &[&str] = &[
     "suid",
     "symfollow",
     "sync",
+    "tmpcopyup",
     "unbindable",
 ];
 
@@ -122,6 +129,31 @@ pub struct CgroupFeatures {
     pub rdma: bool,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IntelRdtFeatures {
+    pub enabled: bool,
+    pub schemata: bool,
+    pub monitoring: bool,
+}
+
+/// `linux.memoryPolicy` modes minke applies.
+pub const MEMORY_POLICY_MODES: [&str; 7] = [
+    "MPOL_DEFAULT",
+    "MPOL_BIND",
+    "MPOL_INTERLEAVE",
+    "MPOL_WEIGHTED_INTERLEAVE",
+    "MPOL_PREFERRED",
+    "MPOL_PREFERRED_MANY",
+    "MPOL_LOCAL",
+];
+
+/// `linux.memoryPolicy` flags minke applies.
+pub const MEMORY_POLICY_FLAGS: [&str; 3] = [
+    "MPOL_F_NUMA_BALANCING",
+    "MPOL_F_RELATIVE_NODES",
+    "MPOL_F_STATIC_NODES",
+];
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MemoryPolicyFeatures {
     pub modes: Vec<String>,
@@ -143,7 +175,7 @@ pub struct LinuxFeatures {
     pub seccomp: SeccompFeatures,
     pub apparmor: Enabled,
     pub selinux: Enabled,
-    pub intel_rdt: Enabled,
+    pub intel_rdt: IntelRdtFeatures,
     pub memory_policy: MemoryPolicyFeatures,
     pub mount_extensions: MountExtensions,
     pub net_devices: Enabled,
@@ -197,15 +229,19 @@ pub fn features() -> Features {
             seccomp: seccomp::features(),
             apparmor: Enabled { enabled: false },
             selinux: Enabled { enabled: false },
-            intel_rdt: Enabled { enabled: false },
+            intel_rdt: IntelRdtFeatures {
+                enabled: true,
+                schemata: true,
+                monitoring: true,
+            },
             memory_policy: MemoryPolicyFeatures {
-                modes: vec![],
-                flags: vec![],
+                modes: MEMORY_POLICY_MODES.iter().map(|s| s.to_string()).collect(),
+                flags: MEMORY_POLICY_FLAGS.iter().map(|s| s.to_string()).collect(),
             },
             mount_extensions: MountExtensions {
-                idmap: Enabled { enabled: false },
+                idmap: Enabled { enabled: true },
             },
-            net_devices: Enabled { enabled: false },
+            net_devices: Enabled { enabled: true },
         },
         annotations,
     }
@@ -227,13 +263,10 @@ mod tests {
         sorted.dedup();
         assert_eq!(sorted, MOUNT_OPTIONS, "sorted and unique");
         for o in MOUNT_OPTIONS {
-            let p = parse(o);
-            assert_eq!(p.data, "", "{o} would go to the filesystem as data");
-            assert!(
-                p.idmap.is_none() && !p.tmpcopyup,
-                "{o} is refused at mount time"
-            );
+            assert_eq!(parse(o).data, "", "{o} would go to the filesystem as data");
         }
+        assert!(parse("idmap").idmap.is_some() && parse("ridmap").idmap.is_some());
+        assert!(parse("tmpcopyup").tmpcopyup);
         // A few that must do something specific.
         assert_eq!(parse("ro").flags, flags::RDONLY);
         assert_eq!(parse("rw").cleared, flags::RDONLY);
@@ -243,9 +276,22 @@ mod tests {
     }
 
     #[test]
-    fn options_refused_at_mount_time_are_not_listed() {
-        for o in ["idmap", "ridmap", "tmpcopyup", "acl", "noacl"] {
+    fn options_minke_does_not_know_are_not_listed() {
+        for o in ["acl", "noacl"] {
+            assert_eq!(parse(o).data, o, "{o} is filesystem data to minke");
             assert!(!MOUNT_OPTIONS.contains(&o), "{o}");
+        }
+    }
+
+    #[test]
+    fn memory_policy_names_are_the_specs() {
+        for m in MEMORY_POLICY_MODES {
+            serde_json::from_value::<oci_spec::runtime::MemoryPolicyModeType>(m.into())
+                .unwrap_or_else(|e| panic!("{m}: {e}"));
+        }
+        for f in MEMORY_POLICY_FLAGS {
+            serde_json::from_value::<oci_spec::runtime::MemoryPolicyFlagType>(f.into())
+                .unwrap_or_else(|e| panic!("{f}: {e}"));
         }
     }
 
@@ -266,8 +312,16 @@ mod tests {
         assert_eq!(v["hooks"].as_array().unwrap().len(), 6);
         assert_eq!(v["linux"]["namespaces"].as_array().unwrap().len(), 8);
         assert_eq!(v["linux"]["cgroup"]["systemdUser"], false);
-        assert_eq!(v["linux"]["mountExtensions"]["idmap"]["enabled"], false);
-        assert_eq!(v["linux"]["intelRdt"]["enabled"], false);
+        assert_eq!(v["linux"]["mountExtensions"]["idmap"]["enabled"], true);
+        assert_eq!(v["linux"]["intelRdt"]["enabled"], true);
+        assert_eq!(v["linux"]["selinux"]["enabled"], false);
+        assert_eq!(
+            v["linux"]["memoryPolicy"]["modes"]
+                .as_array()
+                .unwrap()
+                .len(),
+            7
+        );
         assert_eq!(v["linux"]["seccomp"]["enabled"], true);
         assert!(v["annotations"]["io.github.seccomp.libseccomp.version"].is_string());
         // No nulls anywhere: the schema types every property.

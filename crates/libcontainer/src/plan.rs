@@ -27,6 +27,8 @@ pub struct CreateOptions {
     pub console_socket: Option<PathBuf>,
     /// `--pid-file`.
     pub pid_file: Option<PathBuf>,
+    /// Variables added to `process.env` (socket activation: `LISTEN_FDS`, `LISTEN_PID`).
+    pub extra_env: Vec<String>,
 }
 
 /// Kinds of namespaces, as clone flags.
@@ -258,6 +260,8 @@ pub struct ProcessPlan {
     pub oom_score_adj: Option<i32>,
     pub apparmor_profile: Option<String>,
     pub selinux_label: Option<String>,
+    /// scheduler, ioPriority, personality, memoryPolicy as kernel values.
+    pub attrs: crate::procattrs::ProcAttrs,
 }
 
 /// Everything the processes need to create the container.
@@ -284,6 +288,12 @@ pub struct Plan {
     pub seccomp: Option<LinuxSeccomp>,
     pub annotations: BTreeMap<String, String>,
     pub options: CreateOptions,
+    /// `linux.mountLabel`: the SELinux context given to the container's mounts.
+    pub mount_label: Option<String>,
+    /// `linux.intelRdt`.
+    pub rdt: Option<crate::resctrl::RdtPlan>,
+    /// `linux.netDevices`, sorted by host name.
+    pub net_devices: Vec<crate::netdev::NetDevice>,
 }
 
 /// The devices every container gets (config-linux.md, "Default Devices").
@@ -495,7 +505,11 @@ pub fn build(
     }
     let process = ProcessPlan {
         args: proc_.args().clone().unwrap_or_default(),
-        env: proc_.env().clone().unwrap_or_default(),
+        env: {
+            let mut env = proc_.env().clone().unwrap_or_default();
+            env.extend(options.extra_env.iter().cloned());
+            env
+        },
         cwd: proc_.cwd().clone(),
         uid: user.uid(),
         gid: user.gid(),
@@ -512,6 +526,7 @@ pub fn build(
         oom_score_adj: proc_.oom_score_adj(),
         apparmor_profile: proc_.apparmor_profile().clone().filter(|s| !s.is_empty()),
         selinux_label: proc_.selinux_label().clone().filter(|s| !s.is_empty()),
+        attrs: crate::procattrs::from_spec(spec)?,
     };
 
     Ok(Plan {
@@ -551,6 +566,30 @@ pub fn build(
             .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
             .unwrap_or_default(),
         options,
+        mount_label: linux
+            .and_then(|l| l.mount_label().clone())
+            .filter(|s| !s.is_empty()),
+        rdt: linux
+            .and_then(|l| l.intel_rdt().as_ref())
+            .map(|r| crate::resctrl::plan(r, id))
+            .transpose()?,
+        net_devices: {
+            let mut v: Vec<crate::netdev::NetDevice> = linux
+                .and_then(|l| l.net_devices().as_ref())
+                .into_iter()
+                .flatten()
+                .map(|(host, d)| crate::netdev::NetDevice {
+                    host_name: host.clone(),
+                    name: d
+                        .name()
+                        .clone()
+                        .filter(|n| !n.is_empty())
+                        .unwrap_or_else(|| host.clone()),
+                })
+                .collect();
+            v.sort_by(|a, b| a.host_name.cmp(&b.host_name));
+            v
+        },
     })
 }
 

@@ -96,6 +96,9 @@ pub struct ContainerState {
     /// Hooks that later commands run (poststart, poststop).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hooks: Option<oci_spec::runtime::Hooks>,
+    /// linux.intelRdt: what delete undoes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rdt: Option<crate::resctrl::SavedRdt>,
 }
 
 /// The live facts [`derive_status`] combines with the recorded phase.
@@ -463,6 +466,7 @@ mod tests {
             private_namespaces: 0,
             user_namespace: false,
             hooks: None,
+            rdt: None,
         };
         store.save(&st).unwrap();
         drop(lock);

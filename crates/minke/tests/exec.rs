@@ -770,3 +770,38 @@ fn exec_into_a_no_pivot_container_sees_its_root() {
     );
     assert_eq!(l.last(), Some(&"/"));
 }
+
+#[test]
+fn process_attributes_and_exec_cpu_affinity() {
+    // The scheduler, I/O priority (and personality, memory policy) of the process object, as
+    // for the init; execCPUAffinity, which only applies to exec'd processes.
+    let mut b = Bundle::new(&["sleep", "60"]);
+    b.config["process"]["scheduler"] = json!({"policy": "SCHED_BATCH", "nice": 7});
+    b.config["process"]["ioPriority"] = json!({"class": "IOPRIO_CLASS_BE", "priority": 6});
+    let mine = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0)).unwrap();
+    let cpus: Vec<usize> = (0..nix::sched::CpuSet::count())
+        .filter(|&c| mine.is_set(c).unwrap_or(false))
+        .collect();
+    let (first, last) = (cpus[0].to_string(), cpus[cpus.len() - 1].to_string());
+    b.config["process"]["execCPUAffinity"] = json!({"initial": first, "final": last});
+    running(&b, "pa");
+    let script = "ionice -p $$; awk '{print $41, $19}' /proc/self/stat; \
+                  grep Cpus_allowed_list /proc/self/status | cut -f2";
+    let out = exec_ok(&b, &["pa", "sh", "-c", script]);
+    assert_eq!(
+        out,
+        format!("best-effort: prio 6\n{} 7\n{last}\n", libc::SCHED_BATCH)
+    );
+    // Without "final" the process keeps the affinity it started with: "initial".
+    let process = json!({
+        "args": ["sh", "-c", "grep Cpus_allowed_list /proc/self/status | cut -f2"],
+        "cwd": "/", "user": {"uid": 0, "gid": 0},
+        "execCPUAffinity": {"initial": first}
+    });
+    let file = b.path().join("aff.json");
+    std::fs::write(&file, process.to_string()).unwrap();
+    assert_eq!(
+        exec_ok(&b, &["-p", file.to_str().unwrap(), "pa"]),
+        format!("{first}\n")
+    );
+}

@@ -35,6 +35,10 @@ pub struct ChildArgs<'a> {
     pub cgroup_mounts: CgroupMountInfo,
     pub caps: CapMasks,
     pub last_cap: u8,
+    /// Network devices the runtime moves into the container's namespace (then configured here).
+    pub net_devices: Vec<crate::netdev::DeviceFacts>,
+    /// Detached idmapped mount trees built by the runtime, by mount index.
+    pub idmapped: rootfs::idmap::IdmappedTrees,
     /// The compiled seccomp filter, installed just before execve (taken once).
     pub seccomp: std::cell::Cell<Option<crate::seccomp::Filter>>,
 }
@@ -118,6 +122,10 @@ pub enum InitError {
     Accept(#[source] Errno),
     #[error(transparent)]
     Seccomp(#[from] crate::seccomp::SeccompError),
+    #[error(transparent)]
+    ProcAttr(#[from] crate::procattrs::ProcAttrError),
+    #[error(transparent)]
+    NetDev(#[from] crate::netdev::NetDevError),
     #[error("{0}")]
     Other(String),
 }
@@ -155,6 +163,7 @@ fn close_inherited_fds(a: &ChildArgs<'_>) -> Result<()> {
         keep.push(c.as_raw_fd() as u32);
     }
     keep.extend(a.keep.iter().map(|&fd| fd as u32));
+    keep.extend(a.idmapped.values().map(|fd| fd.as_raw_fd() as u32));
     keep.retain(|&fd| fd >= first);
     keep.sort_unstable();
     keep.dedup();
@@ -295,19 +304,25 @@ fn init_main(a: &ChildArgs<'_>) -> Result<Infallible> {
     if !plan.options.no_new_keyring {
         let name = CString::new(format!("_ses.{}", plan.id)).unwrap_or_default();
         match sys::join_session_keyring(&name) {
+            Ok(()) => {
+                // A new keyring's permissions (possessor: all; owner: view, read, link) plus
+                // search for its owner, as runc sets them; group and others get nothing.
+                sys::session_keyring_setperm(0x3f1b_0000).map_err(InitError::Keyring)?;
+            }
             // Kernels without keyrings, or a seccomp'd runtime: runc treats ENOSYS as "none".
-            Ok(()) | Err(Errno::ENOSYS) => {}
+            Err(Errno::ENOSYS) => {}
             Err(e) => return Err(InitError::Keyring(e)),
         }
     }
 
-    let prepared = rootfs::prepare(plan, &a.cgroup_mounts, in_userns)?;
+    let prepared = rootfs::prepare(plan, &a.cgroup_mounts, in_userns, &a.idmapped)?;
     a.chan.send(&ChildMsg::RunCreateHooks)?;
     let state = match a.chan.recv()? {
         Some(ParentMsg::CreateHooksDone { state }) => state,
         Some(other) => return Err(InitError::Protocol(format!("{other:?}"))),
         None => return Err(InitError::ParentGone),
     };
+    crate::netdev::configure(&a.net_devices)?;
     hooks::run_all(
         HookKind::CreateContainer,
         plan.hooks.as_ref(),
@@ -325,6 +340,7 @@ fn init_main(a: &ChildArgs<'_>) -> Result<Infallible> {
             source,
         })?;
     }
+    crate::procattrs::apply(&plan.process.attrs)?;
     let root = nix::fcntl::open(
         "/",
         OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,

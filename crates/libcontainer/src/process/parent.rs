@@ -42,6 +42,8 @@ pub enum ParentError {
     Protocol(String),
     #[error(transparent)]
     Hook(#[from] hooks::HookError),
+    #[error(transparent)]
+    Setup(Box<dyn std::error::Error + Send + Sync>),
 }
 
 /// What the parent hands over to the child (all fds are close-on-exec).
@@ -56,6 +58,8 @@ pub struct SpawnArgs<'a> {
     /// cgroup v2 directory to clone straight into (CLONE_INTO_CGROUP).
     pub clone_into: Option<std::os::fd::BorrowedFd<'a>>,
     pub seccomp: Option<crate::seccomp::Filter>,
+    pub idmapped: crate::rootfs::idmap::IdmappedTrees,
+    pub net_devices: Vec<crate::netdev::DeviceFacts>,
 }
 
 /// Callbacks into the runtime during create.
@@ -65,6 +69,12 @@ pub trait CreateHost {
         -> Result<(), Box<dyn std::error::Error + Send + Sync>>;
     /// The state JSON for hooks, with `pid` as the init pid.
     fn hook_state(&self, pid: Pid) -> String;
+    /// The init is in all its namespaces (just before the prestart/createRuntime hooks): do
+    /// what the runtime must do from outside, such as moving network devices in.
+    fn namespaces_ready(
+        &mut self,
+        init: Pid,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>>;
 }
 
 /// A spawned container init.
@@ -141,6 +151,8 @@ pub fn spawn(args: SpawnArgs<'_>, host: &mut dyn CreateHost) -> Result<Spawned, 
                 caps: args.caps,
                 last_cap: args.last_cap,
                 seccomp: std::cell::Cell::new(args.seccomp),
+                idmapped: args.idmapped,
+                net_devices: args.net_devices,
             })
         }
         Forked::Parent(pid) => pid,
@@ -148,6 +160,7 @@ pub fn spawn(args: SpawnArgs<'_>, host: &mut dyn CreateHost) -> Result<Spawned, 
     drop(child_end);
     drop(args.listener);
     drop(args.console);
+    drop(args.idmapped);
     let mut guard = Guard {
         pids: vec![child],
         child: Some(child),
@@ -194,6 +207,7 @@ pub fn spawn(args: SpawnArgs<'_>, host: &mut dyn CreateHost) -> Result<Spawned, 
                 }
             }
             ChildMsg::RunCreateHooks => {
+                host.namespaces_ready(init).map_err(ParentError::Setup)?;
                 let state = host.hook_state(init);
                 hooks::run_all(HookKind::Prestart, plan.hooks.as_ref(), state.as_bytes())?;
                 hooks::run_all(

@@ -5,6 +5,7 @@
 //! destination, /dev, /proc) resolves inside the rootfs and cannot make us mount over, or
 //! write to, the host. Mounts then target the resolved handle through `/proc/self/fd/N`.
 
+pub mod idmap;
 pub mod options;
 
 use std::ffi::CString;
@@ -240,10 +241,12 @@ pub struct Prepared {
 }
 
 /// Set up propagation, bind the rootfs onto itself, perform every mount, create /dev.
+/// `idmapped` holds the detached idmapped trees the runtime built for `idmap` mounts.
 pub fn prepare(
     plan: &Plan,
     cg: &CgroupMountInfo,
     in_userns: bool,
+    idmapped: &idmap::IdmappedTrees,
 ) -> Result<Prepared, RootfsError> {
     let rootfs = &plan.rootfs;
     // Nothing of ours may propagate to the host: make the whole tree slave (or what
@@ -285,7 +288,7 @@ pub fn prepare(
     })?;
 
     for m in &plan.mounts {
-        mount_one(root.as_fd(), m, cg, plan)?;
+        mount_one(root.as_fd(), m, cg, plan, idmapped)?;
     }
     create_devices(root.as_fd(), &plan.devices, in_userns)?;
     dev_symlinks(root.as_fd(), plan)?;
@@ -358,21 +361,16 @@ fn mount_one(
     m: &MountPlan,
     cg: &CgroupMountInfo,
     plan: &Plan,
+    idmapped: &idmap::IdmappedTrees,
 ) -> Result<(), RootfsError> {
-    if m.options.idmap.is_some() || !m.uid_map.is_empty() {
-        return Err(RootfsError::Unsupported(format!(
-            "mounts[{}].options: idmap/ridmap mounts are not supported yet",
-            m.index
-        )));
-    }
-    if m.options.tmpcopyup {
-        return Err(RootfsError::Unsupported(format!(
-            "mounts[{}].options: tmpcopyup is not supported yet",
-            m.index
-        )));
-    }
     if m.is_bind() {
-        return mount_bind(root, m);
+        return mount_bind(root, m, idmapped.get(&m.index));
+    }
+    if m.options.idmap.is_some() {
+        return Err(RootfsError::Unsupported(format!(
+            "mounts[{}].options: idmap/ridmap is only supported on bind mounts",
+            m.index
+        )));
     }
     match m.fstype.as_str() {
         "cgroup" | "cgroup2" => return mount_cgroup(root, m, cg, plan),
@@ -394,7 +392,32 @@ fn mount_one(
         mflags |= flags::REMOUNT;
     }
     let source = m.source.clone().unwrap_or_else(|| PathBuf::from(&m.fstype));
-    let data = (!m.options.data.is_empty()).then_some(m.options.data.as_str());
+    // linux.mountLabel: the SELinux context of the filesystems the container mounts.
+    let mut data_s = m.options.data.clone();
+    if let Some(label) = &plan.mount_label {
+        if !matches!(
+            m.fstype.as_str(),
+            "proc" | "sysfs" | "cgroup" | "cgroup2" | "mqueue"
+        ) {
+            if !data_s.is_empty() {
+                data_s.push(',');
+            }
+            data_s.push_str(&format!("context=\"{label}\""));
+        }
+    }
+    let data = (!data_s.is_empty()).then_some(data_s.as_str());
+    // tmpcopyup: keep a handle on the directory being covered, to copy it into the tmpfs.
+    let covered = if m.options.tmpcopyup {
+        if m.fstype != "tmpfs" {
+            return Err(RootfsError::Unsupported(format!(
+                "mounts[{}].options: tmpcopyup only applies to tmpfs mounts",
+                m.index
+            )));
+        }
+        Some(reopen_dir(target.as_fd()).map_err(step_err(m, "opening the directory to copy up"))?)
+    } else {
+        None
+    };
     let res = mount(
         Some(&source),
         &fd_path(target.as_fd()),
@@ -403,10 +426,112 @@ fn mount_one(
         data,
     );
     res.map_err(|e| mount_err(m, e))?;
+    if let Some(old) = covered {
+        let new = open_in_root(root, &m.destination)
+            .and_then(|fd| reopen_dir(fd.as_fd()))
+            .map_err(step_err(m, "opening the new tmpfs"))?;
+        copy_tree(old.as_fd(), new.as_fd()).map_err(step_err(m, "copying up the contents of"))?;
+    }
     apply_propagation_and_attrs(root, m)
 }
 
-fn mount_bind(root: BorrowedFd<'_>, m: &MountPlan) -> Result<(), RootfsError> {
+/// Copy a directory tree (files, directories, symlinks, device nodes, fifos, with modes and
+/// owners) from one open directory to another, never following a symlink.
+fn copy_tree(src: BorrowedFd<'_>, dst: BorrowedFd<'_>) -> Result<(), Errno> {
+    use nix::dir::{Dir, Type};
+    use nix::fcntl::{openat, readlinkat, AtFlags};
+    use nix::sys::stat::fstatat;
+    let mut dir = Dir::from_fd(nix::unistd::dup(src)?)?;
+    let entries: Vec<(std::ffi::CString, Option<Type>)> = dir
+        .iter()
+        .filter_map(|e| e.ok())
+        .map(|e| (e.file_name().to_owned(), e.file_type()))
+        .filter(|(n, _)| n.as_bytes() != b"." && n.as_bytes() != b"..")
+        .collect();
+    for (name, _) in entries {
+        let name = Path::new(std::ffi::OsStr::from_bytes(name.as_bytes()));
+        let st = fstatat(src, name, AtFlags::AT_SYMLINK_NOFOLLOW)?;
+        let mode = Mode::from_bits_truncate(st.st_mode & 0o7777);
+        let kind = st.st_mode & libc::S_IFMT;
+        match kind {
+            libc::S_IFDIR => {
+                nix::sys::stat::mkdirat(dst, name, mode)?;
+                let s = openat(
+                    src,
+                    name,
+                    OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+                    Mode::empty(),
+                )?;
+                let d = openat(
+                    dst,
+                    name,
+                    OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+                    Mode::empty(),
+                )?;
+                copy_tree(s.as_fd(), d.as_fd())?;
+            }
+            libc::S_IFREG => {
+                let s = openat(
+                    src,
+                    name,
+                    OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+                    Mode::empty(),
+                )?;
+                let d = openat(
+                    dst,
+                    name,
+                    OFlag::O_WRONLY
+                        | OFlag::O_CREAT
+                        | OFlag::O_EXCL
+                        | OFlag::O_NOFOLLOW
+                        | OFlag::O_CLOEXEC,
+                    mode,
+                )?;
+                let (mut s, mut d) = (std::fs::File::from(s), std::fs::File::from(d));
+                std::io::copy(&mut s, &mut d)
+                    .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))?;
+            }
+            libc::S_IFLNK => {
+                let target = readlinkat(src, name)?;
+                symlinkat(target.as_os_str(), dst, name)?;
+            }
+            libc::S_IFCHR | libc::S_IFBLK | libc::S_IFIFO | libc::S_IFSOCK => {
+                mknodat(dst, name, SFlag::from_bits_truncate(kind), mode, st.st_rdev)?;
+            }
+            _ => continue,
+        }
+        fchownat(
+            dst,
+            name,
+            Some(Uid::from_raw(st.st_uid)),
+            Some(Gid::from_raw(st.st_gid)),
+            AtFlags::AT_SYMLINK_NOFOLLOW,
+        )?;
+        if kind != libc::S_IFLNK {
+            // Restore set-id bits the chown cleared, and the exact mode despite the umask.
+            nix::sys::stat::fchmodat(
+                dst,
+                name,
+                mode,
+                nix::sys::stat::FchmodatFlags::NoFollowSymlink,
+            )
+            .or_else(|e| {
+                if e == Errno::EOPNOTSUPP {
+                    Ok(())
+                } else {
+                    Err(e)
+                }
+            })?;
+        }
+    }
+    Ok(())
+}
+
+fn mount_bind(
+    root: BorrowedFd<'_>,
+    m: &MountPlan,
+    idmapped: Option<&OwnedFd>,
+) -> Result<(), RootfsError> {
     let source = m
         .source
         .as_ref()
@@ -417,18 +542,33 @@ fn mount_bind(root: BorrowedFd<'_>, m: &MountPlan) -> Result<(), RootfsError> {
     let leaf = if src_is_dir { Leaf::Dir } else { Leaf::File };
     let target =
         ensure_in_root(root, &m.destination, leaf).map_err(step_err(m, "creating mount point"))?;
-    let mut bflags = MsFlags::MS_BIND;
-    if m.options.recursive_bind {
-        bflags |= MsFlags::MS_REC;
+    if let Some(tree) = idmapped {
+        // The runtime built the idmapped tree; attach it here.
+        const MOVE_MOUNT_F_EMPTY_PATH: u32 = 0x4;
+        const MOVE_MOUNT_T_EMPTY_PATH: u32 = 0x40;
+        let empty = CString::default();
+        crate::sys::move_mount(
+            tree.as_fd(),
+            &empty,
+            target.as_fd(),
+            &empty,
+            MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH,
+        )
+        .map_err(|e| mount_err(m, e))?;
+    } else {
+        let mut bflags = MsFlags::MS_BIND;
+        if m.options.recursive_bind {
+            bflags |= MsFlags::MS_REC;
+        }
+        mount(
+            Some(source),
+            &fd_path(target.as_fd()),
+            None::<&str>,
+            bflags,
+            None::<&str>,
+        )
+        .map_err(|e| mount_err(m, e))?;
     }
-    mount(
-        Some(source),
-        &fd_path(target.as_fd()),
-        None::<&str>,
-        bflags,
-        None::<&str>,
-    )
-    .map_err(|e| mount_err(m, e))?;
     // Per-mount flags (ro, nosuid, ...) need a remount of the new bind mount.
     let wanted = m.options.flags & !(flags::REMOUNT | flags::BIND | flags::REC);
     if wanted != 0 || m.options.cleared != 0 {
@@ -737,14 +877,24 @@ pub fn enter(prepared: &Prepared, plan: &Plan) -> Result<(), RootfsError> {
         path: plan.rootfs.clone(),
         source,
     };
+    let old_root = nix::fcntl::open(
+        "/",
+        OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(err)?;
     fchdir(prepared.root.as_fd()).map_err(err)?;
     if plan.options.no_pivot {
         mount(Some("."), "/", None::<&str>, MsFlags::MS_MOVE, None::<&str>).map_err(err)?;
         chroot(".").map_err(err)?;
     } else {
-        // pivot_root(".", "."): the old root ends up stacked on top of the new one at "/";
-        // make it a slave so that detaching it does not propagate to the host, then detach.
+        // pivot_root(".", "."): the old root ends up stacked on top of the new one at "/".
+        // Go to the old root (through a handle taken before; "." after the pivot is not
+        // guaranteed to be it), make it a slave so that detaching it does not propagate to
+        // the host, then detach it. Only the old root's tree is touched: the container's
+        // mounts keep the propagation they were given.
         pivot_root(".", ".").map_err(err)?;
+        fchdir(old_root.as_fd()).map_err(err)?;
         mount(
             None::<&str>,
             ".",
@@ -755,6 +905,7 @@ pub fn enter(prepared: &Prepared, plan: &Plan) -> Result<(), RootfsError> {
         .map_err(err)?;
         umount2(".", MntFlags::MNT_DETACH).map_err(err)?;
     }
+    drop(old_root);
     chdir("/").map_err(err)?;
     if plan.rootfs_propagation_given {
         mount(
@@ -785,6 +936,10 @@ pub fn finalize(plan: &Plan) -> Result<(), RootfsError> {
         path: "/".into(),
         source,
     })?;
+    // sysctls first: /proc/sys is usually among the read-only paths.
+    for (key, value) in &plan.sysctl {
+        write_sysctl(root.as_fd(), key, value)?;
+    }
     for p in &plan.readonly_paths {
         let fd = match open_in_root(root.as_fd(), p) {
             Ok(fd) => fd,
@@ -865,9 +1020,6 @@ pub fn finalize(plan: &Plan) -> Result<(), RootfsError> {
             source,
         })?;
     }
-    for (key, value) in &plan.sysctl {
-        write_sysctl(root.as_fd(), key, value)?;
-    }
     if plan.rootfs_readonly {
         remount_bind(root.as_fd(), flags::RDONLY, 0).map_err(|source| RootfsError::Path {
             what: "root.readonly: remounting read-only",
@@ -895,7 +1047,7 @@ fn write_sysctl(root: BorrowedFd<'_>, key: &str, value: &str) -> Result<(), Root
         value: value.to_string(),
         source,
     };
-    let path = PathBuf::from("/proc/sys").join(key.replace('.', "/"));
+    let path = PathBuf::from("/proc/sys").join(crate::spec::validate::sysctl_path(key));
     let fd = openat2(root, &rel(&path), how(OFlag::O_WRONLY | OFlag::O_TRUNC))
         .map_err(|e| err(std::io::Error::from_raw_os_error(e as i32)))?;
     // The file must be on procfs, not something the image planted under /proc.

@@ -84,6 +84,7 @@ pub fn parse_with_warnings(bytes: &[u8]) -> Result<(Spec, Vec<String>), SpecErro
     }
     check_required(&value).map_err(|(path, msg)| SpecError::Field { path, msg })?;
     let warnings = drop_unknown_capabilities(&mut value);
+    fix_scheduler_flag_names(&mut value);
     let spec = serde_path_to_error::deserialize::<_, Spec>(value).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner().to_string();
@@ -93,6 +94,27 @@ pub fn parse_with_warnings(bytes: &[u8]) -> Result<(Spec, Vec<String>), SpecErro
         }
     })?;
     Ok((spec, warnings))
+}
+
+/// oci-spec 0.10 deserialises two of the spec's scheduler flags under other names
+/// (`SCHED_RESET_ON_FORK`, `SCHED_FLAG_D_L_OVERRUN`); translate the spec's names to them so that
+/// configs written to the spec parse.
+fn fix_scheduler_flag_names(root: &mut Value) {
+    let Some(Value::Array(flags)) = root
+        .get_mut("process")
+        .and_then(|p| p.get_mut("scheduler"))
+        .and_then(|s| s.get_mut("flags"))
+    else {
+        return;
+    };
+    for f in flags {
+        let renamed = match f.as_str() {
+            Some("SCHED_FLAG_RESET_ON_FORK") => "SCHED_RESET_ON_FORK",
+            Some("SCHED_FLAG_DL_OVERRUN") => "SCHED_FLAG_D_L_OVERRUN",
+            _ => continue,
+        };
+        *f = Value::from(renamed);
+    }
 }
 
 /// runc ignores capability names it does not know (with a warning) so that configs written

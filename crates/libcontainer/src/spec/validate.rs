@@ -40,6 +40,8 @@ const CHECKS: &[(&str, Check)] = &[
     ("linux paths", check_linux_paths),
     ("linux.rootfsPropagation", check_rootfs_propagation),
     ("hooks", check_hooks),
+    ("linux.sysctl", check_sysctl),
+    ("linux.netDevices", check_net_devices),
     ("process.rlimits", check_rlimits),
     ("process", check_process),
 ];
@@ -452,6 +454,114 @@ fn check_rootfs_propagation(spec: &Spec) -> Result<(), InvalidSpec> {
     }
 }
 
+/// The path under /proc/sys a sysctl key names: dots separate components, unless the key
+/// uses slashes (then dots are part of names, e.g. `net/ipv4/conf/eth0.1/forwarding`).
+pub fn sysctl_path(key: &str) -> String {
+    if key.contains('/') {
+        key.trim_matches('/').to_string()
+    } else {
+        key.replace('.', "/")
+    }
+}
+
+/// Only keys of a namespace the container has of its own may be set, as runc decides: IPC keys
+/// need an IPC namespace, `net.*` a network namespace, `kernel.domainname` a UTS namespace
+/// (`kernel.hostname` is refused in favour of `hostname`); everything else is host-wide.
+fn check_sysctl(spec: &Spec) -> Result<(), InvalidSpec> {
+    let Some(sysctl) = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) else {
+        return Ok(());
+    };
+    let mut keys: Vec<&String> = sysctl.keys().collect();
+    keys.sort();
+    for key in keys {
+        let field = format!("linux.sysctl.{key}");
+        let path = sysctl_path(key);
+        if path.is_empty()
+            || path
+                .split('/')
+                .any(|c| c.is_empty() || c == "." || c == "..")
+        {
+            return Err(InvalidSpec::new(field, "is not a valid sysctl name"));
+        }
+        let dotted = path.replace('/', ".");
+        const IPC_KEYS: [&str; 8] = [
+            "kernel.msgmax",
+            "kernel.msgmnb",
+            "kernel.msgmni",
+            "kernel.sem",
+            "kernel.shmall",
+            "kernel.shmmax",
+            "kernel.shmmni",
+            "kernel.shm_rmid_forced",
+        ];
+        let need = if IPC_KEYS.contains(&dotted.as_str()) || dotted.starts_with("fs.mqueue.") {
+            (LinuxNamespaceType::Ipc, "an IPC")
+        } else if dotted.starts_with("net.") {
+            (LinuxNamespaceType::Network, "a network")
+        } else if dotted == "kernel.domainname" {
+            (LinuxNamespaceType::Uts, "a UTS")
+        } else if dotted == "kernel.hostname" {
+            return Err(InvalidSpec::new(field, "use the hostname field instead"));
+        } else {
+            return Err(InvalidSpec::new(
+                field,
+                "is not in a namespace of the container's own (it would change the host)",
+            ));
+        };
+        if !has_namespace(spec, need.0) {
+            return Err(InvalidSpec::new(
+                field,
+                format!(
+                    "needs {} namespace of the container's own (linux.namespaces)",
+                    need.1
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check_net_devices(spec: &Spec) -> Result<(), InvalidSpec> {
+    let Some(devs) = spec.linux().as_ref().and_then(|l| l.net_devices().as_ref()) else {
+        return Ok(());
+    };
+    if devs.is_empty() {
+        return Ok(());
+    }
+    if !has_namespace(spec, LinuxNamespaceType::Network) {
+        return Err(InvalidSpec::new(
+            "linux.netDevices",
+            "needs a network namespace of the container's own (linux.namespaces)",
+        ));
+    }
+    let valid = |n: &str| {
+        !n.is_empty()
+            && n.len() < 16
+            && n != "."
+            && n != ".."
+            && !n.chars().any(|c| c == '/' || c == ':' || c.is_whitespace())
+    };
+    let mut keys: Vec<&String> = devs.keys().collect();
+    keys.sort();
+    for host in keys {
+        if !valid(host) {
+            return Err(InvalidSpec::new(
+                format!("linux.netDevices.{host}"),
+                "is not a valid interface name",
+            ));
+        }
+        if let Some(n) = devs[host].name() {
+            if !n.is_empty() && !valid(n) {
+                return Err(InvalidSpec::new(
+                    format!("linux.netDevices.{host}.name"),
+                    format!("{n:?} is not a valid interface name"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 fn check_hooks(spec: &Spec) -> Result<(), InvalidSpec> {
     let Some(hooks) = spec.hooks() else {
         return Ok(());
@@ -698,6 +808,38 @@ mod tests {
         }))
         .unwrap_err();
         assert_eq!(e.path, "linux.devices[0].type");
+    }
+
+    #[test]
+    fn sysctl_only_namespaced_keys() {
+        let with_ns = |ns: serde_json::Value, key: &str| {
+            check(with(base(), |v| {
+                v["linux"]["namespaces"] = ns;
+                v["linux"]["sysctl"] = serde_json::json!({key: "1"});
+            }))
+        };
+        let all = serde_json::json!([{"type": "ipc"}, {"type": "network"}, {"type": "uts"}, {"type": "mount"}]);
+        for ok in [
+            "net.ipv4.ip_forward",
+            "kernel.shmmax",
+            "fs.mqueue.msg_max",
+            "kernel.domainname",
+            "net/ipv4/conf/eth0.1/forwarding",
+        ] {
+            with_ns(all.clone(), ok).unwrap();
+        }
+        let e = with_ns(
+            serde_json::json!([{"type": "mount"}]),
+            "net.ipv4.ip_forward",
+        )
+        .unwrap_err();
+        assert_eq!(e.path, "linux.sysctl.net.ipv4.ip_forward");
+        assert!(e.msg.contains("network namespace"));
+        assert!(with_ns(serde_json::json!([{"type": "mount"}]), "kernel.sem").is_err());
+        assert!(with_ns(all.clone(), "vm.swappiness").is_err());
+        assert!(with_ns(all.clone(), "kernel.hostname").is_err());
+        assert!(with_ns(all, "net.ipv4/../../x").is_err());
+        assert_eq!(sysctl_path("net.ipv4.ip_forward"), "net/ipv4/ip_forward");
     }
 
     #[test]

@@ -566,6 +566,104 @@ pub fn setrlimit(resource: u32, soft: u64, hard: u64) -> Result<(), Errno> {
     Errno::result(ret).map(drop)
 }
 
+/// `struct sched_attr` for sched_setattr(2) (version SCHED_ATTR_SIZE_VER1, with util clamps).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SchedAttr {
+    pub policy: u32,
+    pub flags: u64,
+    pub nice: i32,
+    pub priority: u32,
+    pub runtime: u64,
+    pub deadline: u64,
+    pub period: u64,
+}
+
+/// sched_setattr(2) for the calling thread.
+pub fn sched_setattr(attr: &SchedAttr) -> Result<(), Errno> {
+    #[repr(C)]
+    struct Raw {
+        size: u32,
+        sched_policy: u32,
+        sched_flags: u64,
+        sched_nice: i32,
+        sched_priority: u32,
+        sched_runtime: u64,
+        sched_deadline: u64,
+        sched_period: u64,
+        sched_util_min: u32,
+        sched_util_max: u32,
+    }
+    let mut raw = Raw {
+        size: std::mem::size_of::<Raw>() as u32,
+        sched_policy: attr.policy,
+        sched_flags: attr.flags,
+        sched_nice: attr.nice,
+        sched_priority: attr.priority,
+        sched_runtime: attr.runtime,
+        sched_deadline: attr.deadline,
+        sched_period: attr.period,
+        sched_util_min: 0,
+        sched_util_max: 1024,
+    };
+    // SAFETY: `raw` is a live, fully initialised struct sched_attr whose size field matches
+    // its layout; the kernel only reads it. pid 0 is the calling thread, flags 0.
+    let ret = unsafe { libc::syscall(libc::SYS_sched_setattr, 0, &mut raw as *mut Raw, 0) };
+    Errno::result(ret).map(drop)
+}
+
+/// ioprio_set(IOPRIO_WHO_PROCESS, 0, ioprio) for the calling process.
+pub fn ioprio_set(class: u32, level: u32) -> Result<(), Errno> {
+    const IOPRIO_WHO_PROCESS: libc::c_int = 1;
+    let value = ((class & 0x7) << 13) | (level & 0x1fff);
+    // SAFETY: ioprio_set takes three integers by value.
+    let ret = unsafe { libc::syscall(libc::SYS_ioprio_set, IOPRIO_WHO_PROCESS, 0, value) };
+    Errno::result(ret).map(drop)
+}
+
+/// personality(2): set the execution domain (and flags) of the calling process.
+pub fn set_personality(persona: libc::c_ulong) -> Result<(), Errno> {
+    // SAFETY: personality takes an integer by value.
+    let ret = unsafe { libc::personality(persona) };
+    Errno::result(ret).map(drop)
+}
+
+/// set_mempolicy(2) with a node bit mask (`maxnode` = the mask's bit count).
+pub fn set_mempolicy(mode: i32, nodemask: &[libc::c_ulong]) -> Result<(), Errno> {
+    let maxnode = (nodemask.len() * libc::c_ulong::BITS as usize) as libc::c_ulong;
+    let ptr = if nodemask.is_empty() {
+        std::ptr::null()
+    } else {
+        nodemask.as_ptr()
+    };
+    // SAFETY: the pointer and bit count describe a live slice (or NULL with 0 bits); the
+    // kernel only reads it.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_set_mempolicy,
+            mode,
+            ptr,
+            if nodemask.is_empty() { 0 } else { maxnode + 1 },
+        )
+    };
+    Errno::result(ret).map(drop)
+}
+
+/// keyctl(KEYCTL_SETPERM) on the session keyring.
+pub fn session_keyring_setperm(perm: u32) -> Result<(), Errno> {
+    const KEYCTL_SETPERM: libc::c_int = 5;
+    const KEY_SPEC_SESSION_KEYRING: libc::c_int = -3;
+    // SAFETY: keyctl with integer arguments only.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_keyctl,
+            KEYCTL_SETPERM,
+            KEY_SPEC_SESSION_KEYRING,
+            perm,
+        )
+    };
+    Errno::result(ret).map(drop)
+}
+
 /// Clear `FD_CLOEXEC` on every open fd in `first..first + count`: the fds `--preserve-fds` hands
 /// to the container's process must survive its execve whatever flag the caller gave them. Fds
 /// that are not open are skipped.

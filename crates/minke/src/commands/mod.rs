@@ -22,7 +22,17 @@ pub fn create_options(a: &CreateArgs) -> CreateOptions {
         .ok()
         .and_then(|v| v.parse::<u32>().ok())
         .unwrap_or(0);
+    // Socket activation: the fds after stdio are passed on, and the process is told, as runc does.
+    let extra_env = if listen_fds > 0 {
+        vec![
+            format!("LISTEN_FDS={listen_fds}"),
+            "LISTEN_PID=1".to_string(),
+        ]
+    } else {
+        vec![]
+    };
     CreateOptions {
+        extra_env,
         no_pivot: a.no_pivot,
         no_new_keyring: a.no_new_keyring,
         preserve_fds: a.preserve_fds + listen_fds,

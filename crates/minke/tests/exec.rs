@@ -792,16 +792,20 @@ fn process_attributes_and_exec_cpu_affinity() {
         out,
         format!("best-effort: prio 6\n{} 7\n{last}\n", libc::SCHED_BATCH)
     );
-    // Without "final" the process keeps the affinity it started with: "initial".
+    // "initial" is applied to the runtime's process that moves into the cgroup: a CPU that
+    // does not exist is refused, naming the field. (Without "final", the kernel decides the
+    // affinity once the process is in the cgroup, as the spec says: on cgroup v2 a cpuset
+    // resets it.)
     let process = json!({
-        "args": ["sh", "-c", "grep Cpus_allowed_list /proc/self/status | cut -f2"],
-        "cwd": "/", "user": {"uid": 0, "gid": 0},
-        "execCPUAffinity": {"initial": first}
+        "args": ["true"], "cwd": "/", "user": {"uid": 0, "gid": 0},
+        "execCPUAffinity": {"initial": "4000"}
     });
     let file = b.path().join("aff.json");
     std::fs::write(&file, process.to_string()).unwrap();
-    assert_eq!(
-        exec_ok(&b, &["-p", file.to_str().unwrap(), "pa"]),
-        format!("{first}\n")
+    let (_, err, code) = exec(&b, &["-p", file.to_str().unwrap(), "pa"]);
+    assert_eq!(code, 255);
+    assert!(
+        err.contains("process.execCPUAffinity.initial: sched_setaffinity"),
+        "{err}"
     );
 }

@@ -1003,7 +1003,6 @@ fn setns_main(c: Child<'_>) -> ! {
                 to_runtime,
                 to_runtime_exec,
                 console,
-                preserve_fds,
                 ..
             } = c;
             // B keeps only its own channel: the setns channel must close when A exits.
@@ -1018,7 +1017,6 @@ fn setns_main(c: Child<'_>) -> ! {
                 seccomp,
                 chan: to_runtime_exec,
                 console,
-                preserve_fds,
             };
             match exec_stage(&b) {
                 Ok(never) => match never {},
@@ -1077,7 +1075,6 @@ struct ExecChild<'a> {
     seccomp: Cell<Option<Filter>>,
     chan: Channel<InitReply, StartMsg>,
     console: Option<OwnedFd>,
-    preserve_fds: u32,
 }
 
 /// Everything the init's `start` does for the user process, in the same order, for B.
@@ -1118,7 +1115,6 @@ fn exec_stage(b: &ExecChild<'_>) -> Result<Infallible> {
     let env = init::environment(root.as_fd(), plan);
     let groups = init::supplementary_groups(root.as_fd(), plan);
     init::fix_stdio_ownership(plan);
-    sys::clear_cloexec_range(3, b.preserve_fds).map_err(ExecError::CloseFds)?;
     let args: Vec<CString> = p
         .args
         .iter()

@@ -419,6 +419,31 @@ fn only_stdio_and_preserved_fds_reach_the_process() {
     // ls opens the directory itself as fd 3.
     assert_eq!(run(""), "0\n1\n2\n3\n");
     assert_eq!(run("--preserve-fds 1"), "0\n1\n2\n3\n4\n");
+    // The runtime's own fds (its log file here) are not the caller's to preserve.
+    let log = b.path().join("exec-log.json");
+    let out = Command::new(MINKE)
+        .arg("--root")
+        .arg(&b.root)
+        .arg("--log")
+        .arg(&log)
+        .args([
+            "exec",
+            "--preserve-fds",
+            "2",
+            "fds",
+            "ls",
+            "-l",
+            "/proc/self/fd",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        !text(&out.stdout).contains("exec-log.json"),
+        "{}",
+        text(&out.stdout)
+    );
     // The preserved fd is the caller's file.
     let script = format!(
         "exec 3</etc/hostname; exec {MINKE} --root {} exec --preserve-fds 1 fds cat /proc/self/fd/3",

@@ -663,28 +663,3 @@ pub fn session_keyring_setperm(perm: u32) -> Result<(), Errno> {
     };
     Errno::result(ret).map(drop)
 }
-
-/// Clear `FD_CLOEXEC` on every open fd in `first..first + count`: the fds `--preserve-fds` hands
-/// to the container's process must survive its execve whatever flag the caller gave them. Fds
-/// that are not open are skipped.
-pub fn clear_cloexec_range(first: RawFd, count: u32) -> Result<(), Errno> {
-    for fd in first..first.saturating_add(count as RawFd) {
-        // SAFETY: F_GETFD only reads the descriptor flags of an integer fd of this process; an fd
-        // that is not open yields EBADF and nothing else happens.
-        let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
-        if flags == -1 {
-            match Errno::last() {
-                Errno::EBADF => continue,
-                e => return Err(e),
-            }
-        }
-        if flags & libc::FD_CLOEXEC == 0 {
-            continue;
-        }
-        // SAFETY: F_SETFD only changes the descriptor flags of an fd we just saw open; no Rust
-        // object's invariants depend on the close-on-exec flag of an fd it does not own.
-        let ret = unsafe { libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC) };
-        Errno::result(ret)?;
-    }
-    Ok(())
-}

@@ -751,8 +751,7 @@ impl Runtime {
             Some(SetnsMsg::Failed(chain)) => return Err(ExecError::Start(chain)),
             None => {
                 guard.setns = None;
-                let status = waitpid(setns_pid, None);
-                return Err(ExecError::Died(format!("{status:?}")));
+                return Err(ExecError::Died(describe(waitpid(setns_pid, None))));
             }
         };
         guard.exec = Some(pid);
@@ -939,6 +938,17 @@ impl Runtime {
         let msg = seccomp::process_state(&state, pid, sc.listener_metadata().as_deref());
         seccomp::send_to_listener(&path, &msg, fd.as_fd())?;
         Ok(())
+    }
+}
+
+/// How a child ended, for an error message.
+fn describe(status: nix::Result<nix::sys::wait::WaitStatus>) -> String {
+    use nix::sys::wait::WaitStatus;
+    match status {
+        Ok(WaitStatus::Exited(_, code)) => format!("exit status {code}"),
+        Ok(WaitStatus::Signaled(_, sig, _)) => format!("killed by {sig}"),
+        Ok(other) => format!("{other:?}"),
+        Err(e) => format!("wait: {e}"),
     }
 }
 

@@ -7,10 +7,9 @@ use std::collections::BTreeMap;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use nix::errno::Errno;
-use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::socket::{bind, connect, listen, socket, AddressFamily, Backlog, SockFlag, SockType};
 use nix::unistd::Pid;
 use serde::{Deserialize, Serialize};
@@ -379,13 +378,14 @@ impl Runtime {
                 listener,
                 console,
                 keep: req.keep_fds.clone(),
-                cgroup_mounts: cgroup_mount_info(&cg_host, &cg),
+                cgroup_mounts: cgroup_mount_info(&cg_host, cg),
                 caps,
                 last_cap,
                 clone_into: cg.clone_into_fd(),
                 seccomp,
                 idmapped: crate::rootfs::idmap::prepare(&plan)?,
                 net_devices: net_devices.clone(),
+                v1_tasks: cg.v1_task_files(),
             },
             &mut host,
         );
@@ -625,7 +625,7 @@ impl Runtime {
                     nix::sys::signal::kill(Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
             }
         }
-        if !wait_pidfd(&pidfd, Duration::from_secs(10)) {
+        if !proc::wait_pidfd(&pidfd, Duration::from_secs(10)) {
             return Err(Error::StopTimeout);
         }
         Ok(())
@@ -675,28 +675,6 @@ fn is_hook_failure(e: &parent::ParentError) -> bool {
     }
 }
 
-/// Poll a pidfd until the process exits or `limit` passes.
-pub fn wait_pidfd(pidfd: &OwnedFd, limit: Duration) -> bool {
-    let deadline = Instant::now() + limit;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return false;
-        }
-        let ms = left.as_millis().min(i32::MAX as u128) as i32;
-        let mut fds = [PollFd::new(pidfd.as_fd(), PollFlags::POLLIN)];
-        match poll(
-            &mut fds,
-            PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX),
-        ) {
-            Ok(0) => return false,
-            Ok(_) => return true,
-            Err(Errno::EINTR) => continue,
-            Err(_) => return true,
-        }
-    }
-}
-
 struct Host<'a> {
     st: &'a ContainerState,
     cgroup: &'a Cgroup,
@@ -707,10 +685,12 @@ impl CreateHost for Host<'_> {
     fn place_in_cgroup(
         &mut self,
         pid: Pid,
+        cloned_into: bool,
     ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-        self.cgroup.add_process(pid.as_raw())?;
+        self.cgroup.add_cloned_process(pid.as_raw(), cloned_into)?;
         Ok(())
     }
+
     fn namespaces_ready(
         &mut self,
         init: Pid,

@@ -3,12 +3,10 @@
 //! JSON on stdin, killed when `timeout` seconds pass.
 
 use std::io::Write;
-use std::os::fd::AsFd;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::unistd::Pid;
 use oci_spec::runtime::{Hook, Hooks};
 
@@ -175,26 +173,9 @@ fn run_one(kind: HookKind, index: usize, hook: &Hook, state: &[u8]) -> Result<()
 
 /// Wait (without reaping) until `pid` exits or `limit` passes; true when it exited.
 fn wait_exit(pid: Pid, limit: Duration) -> bool {
-    let Ok(pidfd) = sys::pidfd_open(pid) else {
-        return true; // already gone
-    };
-    let deadline = Instant::now() + limit;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return false;
-        }
-        let ms = left.as_millis().min(i32::MAX as u128) as i32;
-        let mut fds = [PollFd::new(pidfd.as_fd(), PollFlags::POLLIN)];
-        match poll(
-            &mut fds,
-            PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX),
-        ) {
-            Ok(0) => return false,
-            Ok(_) => return true,
-            Err(nix::errno::Errno::EINTR) => continue,
-            Err(_) => return true,
-        }
+    match sys::pidfd_open(pid) {
+        Ok(pidfd) => crate::proc::wait_pidfd(&pidfd, limit),
+        Err(_) => true, // already gone
     }
 }
 

@@ -45,6 +45,31 @@ pub fn stat(proc_root: &Path, pid: i32) -> Result<ProcStat, ProcError> {
     parse_stat(&bytes).map_err(|source| ProcError::Read { pid, source })
 }
 
+/// Poll a pidfd until the process exits (true) or `limit` passes (false).
+pub fn wait_pidfd(pidfd: &std::os::fd::OwnedFd, limit: std::time::Duration) -> bool {
+    use nix::errno::Errno;
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    use std::os::fd::AsFd;
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return false;
+        }
+        let ms = left.as_millis().min(i32::MAX as u128) as i32;
+        let mut fds = [PollFd::new(pidfd.as_fd(), PollFlags::POLLIN)];
+        match poll(
+            &mut fds,
+            PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX),
+        ) {
+            Ok(0) => return false,
+            Ok(_) => return true,
+            Err(Errno::EINTR) => continue,
+            Err(_) => return true,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,24 +16,12 @@ use crate::sys::{self, SchedAttr};
 /// The kernel values, ready to apply.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProcAttrs {
-    pub scheduler: Option<SchedValues>,
+    pub scheduler: Option<SchedAttr>,
     /// (class, level) for ioprio_set.
     pub io_priority: Option<(u32, u32)>,
     pub personality: Option<u64>,
     /// (mode | flags, node mask words).
     pub mempolicy: Option<(i32, Vec<u64>)>,
-}
-
-/// `struct sched_attr` fields (serialisable copy of [`SchedAttr`]).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SchedValues {
-    pub policy: u32,
-    pub flags: u64,
-    pub nice: i32,
-    pub priority: u32,
-    pub runtime: u64,
-    pub deadline: u64,
-    pub period: u64,
 }
 
 /// Errors applying them.
@@ -66,7 +54,7 @@ const SCHED_FLAG_UTIL_CLAMP_MAX: u64 = 0x40;
 const SCHED_ISO: u32 = 4;
 const SCHED_DEADLINE: u32 = 6;
 
-fn scheduler(s: &Scheduler) -> Result<SchedValues, InvalidSpec> {
+fn scheduler(s: &Scheduler) -> Result<SchedAttr, InvalidSpec> {
     let f = |m: &str| InvalidSpec::new("process.scheduler", m.to_string());
     let policy = match s.policy() {
         LinuxSchedulerPolicy::SchedOther => libc::SCHED_OTHER as u32,
@@ -128,7 +116,7 @@ fn scheduler(s: &Scheduler) -> Result<SchedValues, InvalidSpec> {
             LinuxSchedulerFlag::SchedFlagUtilClampMax => SCHED_FLAG_UTIL_CLAMP_MAX,
         };
     }
-    Ok(SchedValues {
+    Ok(SchedAttr {
         policy,
         flags,
         nice,
@@ -304,17 +292,8 @@ pub fn apply(a: &ProcAttrs) -> Result<(), ProcAttrError> {
     if let Some((class, level)) = a.io_priority {
         sys::ioprio_set(class, level).map_err(ProcAttrError::IoPriority)?;
     }
-    if let Some(s) = a.scheduler {
-        sys::sched_setattr(&SchedAttr {
-            policy: s.policy,
-            flags: s.flags,
-            nice: s.nice,
-            priority: s.priority,
-            runtime: s.runtime,
-            deadline: s.deadline,
-            period: s.period,
-        })
-        .map_err(ProcAttrError::Scheduler)?;
+    if let Some(s) = &a.scheduler {
+        sys::sched_setattr(s).map_err(ProcAttrError::Scheduler)?;
     }
     Ok(())
 }

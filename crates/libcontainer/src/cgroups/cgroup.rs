@@ -49,6 +49,8 @@ pub struct Cgroup {
     saved: SavedCgroup,
     /// v2: the leaf directory, for clone3(CLONE_INTO_CGROUP) and device filters.
     leaf: Option<OwnedFd>,
+    /// Hybrid: the container's directory in the cgroup2 mount, for clone3(CLONE_INTO_CGROUP).
+    hybrid_unified: Option<OwnedFd>,
 }
 
 const RMDIR_ATTEMPTS: u32 = 25;
@@ -67,6 +69,7 @@ impl Cgroup {
                 device_base: plan.devices.base.clone(),
             },
             leaf: None,
+            hybrid_unified: None,
         };
         match cg.create_inner(plan) {
             Ok(()) => Ok(cg),
@@ -118,6 +121,8 @@ impl Cgroup {
             enable_controllers(&u.mount_point, &u.path, &plan.unified_controllers, all)?;
             if all {
                 self.leaf = Some(open_dir(&u.path)?);
+            } else {
+                self.hybrid_unified = Some(open_dir(&u.path)?);
             }
         }
         self.apply_writes(&plan.writes)?;
@@ -140,6 +145,7 @@ impl Cgroup {
             host: host.clone(),
             saved: saved.clone(),
             leaf,
+            hybrid_unified: None,
         })
     }
 
@@ -159,9 +165,47 @@ impl Cgroup {
             .map(|d| (&d.hierarchy, d.path.as_path()))
     }
 
-    /// v2 only: the leaf directory, for clone3(CLONE_INTO_CGROUP).
+    /// The container's cgroup2 directory (pure v2, or the cgroup2 mount of a hybrid host), for
+    /// clone3(CLONE_INTO_CGROUP): a child cloned into it needs no migration there, only (on a
+    /// hybrid host) into the v1 hierarchies, see [`Cgroup::add_cloned_process`].
     pub fn clone_into_fd(&self) -> Option<BorrowedFd<'_>> {
-        self.leaf.as_ref().map(|f| f.as_fd())
+        self.leaf
+            .as_ref()
+            .or(self.hybrid_unified.as_ref())
+            .map(|f| f.as_fd())
+    }
+
+    /// The v1 `tasks` files a single-threaded process can write `0` to, to move itself. A
+    /// thread moving itself is the one migration the kernel does without the global
+    /// threadgroup lock, whose first write-locking after a quiet spell waits for an RCU grace
+    /// period (7-19 ms on this kernel); moving another task, even by tid, takes it.
+    pub fn v1_task_files(&self) -> Vec<PathBuf> {
+        self.saved
+            .dirs
+            .iter()
+            .filter(|d| matches!(d.hierarchy, Hierarchy::V1 { .. }))
+            .map(|d| d.path.join("tasks"))
+            .collect()
+    }
+
+    /// Place a *single-threaded* process, cloned into [`Cgroup::clone_into_fd`] when
+    /// `cloned_into`, in the hierarchies it is not in yet, from outside (when it cannot move
+    /// itself with [`Cgroup::v1_task_files`], e.g. it is already in a user namespace).
+    pub fn add_cloned_process(&self, pid: i32, cloned_into: bool) -> Result<(), CgroupError> {
+        for d in &self.saved.dirs {
+            let file = match d.hierarchy {
+                Hierarchy::Unified if cloned_into => continue,
+                Hierarchy::Unified => "cgroup.procs",
+                Hierarchy::V1 { .. } => "cgroup.procs",
+            };
+            let path = d.path.join(file);
+            write_raw(&path, &pid.to_string()).map_err(|source| CgroupError::AddProcess {
+                pid,
+                path,
+                source,
+            })?;
+        }
+        Ok(())
     }
 
     /// Moves `pid` (with all its threads) into the container's cgroup in every hierarchy.

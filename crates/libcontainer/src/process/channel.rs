@@ -32,6 +32,9 @@ pub enum ChannelError {
     Decode(#[source] serde_json::Error),
 }
 
+/// Both ends of a channel: the first sends `S`, the second sends `R`.
+pub type ChannelPair<S, R> = (Channel<S, R>, Channel<R, S>);
+
 /// One end of a typed channel.
 pub struct Channel<S, R> {
     fd: OwnedFd,
@@ -46,7 +49,7 @@ impl<S, R> std::fmt::Debug for Channel<S, R> {
 
 impl<S: Serialize + DeserializeOwned, R: Serialize + DeserializeOwned> Channel<S, R> {
     /// A connected pair of ends: this one sends `S`, the other sends `R`.
-    pub fn pair() -> Result<(Channel<S, R>, Channel<R, S>), ChannelError> {
+    pub fn pair() -> Result<ChannelPair<S, R>, ChannelError> {
         let (a, b) = socketpair(
             AddressFamily::Unix,
             SockType::SeqPacket,

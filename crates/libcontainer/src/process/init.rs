@@ -35,6 +35,8 @@ pub struct ChildArgs<'a> {
     pub cgroup_mounts: CgroupMountInfo,
     pub caps: CapMasks,
     pub last_cap: u8,
+    /// v1 `tasks` files to write `0` to (join the cgroup ourselves), right after `Proceed`.
+    pub v1_tasks: Vec<std::path::PathBuf>,
     /// Network devices the runtime moves into the container's namespace (then configured here).
     pub net_devices: Vec<crate::netdev::DeviceFacts>,
     /// Detached idmapped mount trees built by the runtime, by mount index.
@@ -126,6 +128,8 @@ pub enum InitError {
     ProcAttr(#[from] crate::procattrs::ProcAttrError),
     #[error(transparent)]
     NetDev(#[from] crate::netdev::NetDevError),
+    #[error("joining the container's cgroup: writing {0}")]
+    JoinCgroup(std::path::PathBuf, #[source] std::io::Error),
     #[error("{0}")]
     Other(String),
 }
@@ -183,6 +187,9 @@ fn run(a: &ChildArgs<'_>) -> Result<Infallible> {
     sys::reset_signal_dispositions();
     close_inherited_fds(a)?;
     expect_proceed(&a.chan)?;
+    for path in &a.v1_tasks {
+        std::fs::write(path, "0").map_err(|e| InitError::JoinCgroup(path.clone(), e))?;
+    }
     let ns = &a.plan.namespaces;
     if !ns.single_clone() {
         enter_namespaces(a)?;

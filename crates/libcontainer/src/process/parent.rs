@@ -60,13 +60,21 @@ pub struct SpawnArgs<'a> {
     pub seccomp: Option<crate::seccomp::Filter>,
     pub idmapped: crate::rootfs::idmap::IdmappedTrees,
     pub net_devices: Vec<crate::netdev::DeviceFacts>,
+    /// The v1 `tasks` files the child writes `0` to, to join its cgroup itself; used only when
+    /// the child starts in the runtime's user namespace (it must be able to write them).
+    pub v1_tasks: Vec<std::path::PathBuf>,
 }
 
 /// Callbacks into the runtime during create.
 pub trait CreateHost {
-    /// Put `pid` into the container's cgroup (not called when cloned into it).
-    fn place_in_cgroup(&mut self, pid: Pid)
-        -> Result<(), Box<dyn std::error::Error + Send + Sync>>;
+    /// Put the (single-threaded) child `pid` into the container's cgroup; `cloned_into` says
+    /// it was cloned straight into the cgroup2 directory. Not called when the child joins the
+    /// v1 hierarchies itself (see `SpawnArgs::self_join`).
+    fn place_in_cgroup(
+        &mut self,
+        pid: Pid,
+        cloned_into: bool,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>>;
     /// The state JSON for hooks, with `pid` as the init pid.
     fn hook_state(&self, pid: Pid) -> String;
     /// The init is in all its namespaces (just before the prestart/createRuntime hooks): do
@@ -137,6 +145,10 @@ pub fn spawn(args: SpawnArgs<'_>, host: &mut dyn CreateHost) -> Result<Spawned, 
     let (parent_end, child_end) = Channel::<ParentMsg, ChildMsg>::pair()?;
     sys::assert_single_threaded().map_err(|_| ParentError::Threads)?;
     let flags = ns.clone_flags();
+    // A child still in our user namespace moves itself into the v1 hierarchies (see
+    // `Cgroup::v1_task_files`); one born in a new user namespace cannot, so we move it.
+    let self_join = flags & libc::CLONE_NEWUSER == 0;
+    let v1_tasks = if self_join { args.v1_tasks } else { Vec::new() };
     let forked = sys::clone_fork(flags, args.clone_into).map_err(ParentError::Clone)?;
     let child = match forked {
         Forked::Child => {
@@ -153,6 +165,7 @@ pub fn spawn(args: SpawnArgs<'_>, host: &mut dyn CreateHost) -> Result<Spawned, 
                 seccomp: std::cell::Cell::new(args.seccomp),
                 idmapped: args.idmapped,
                 net_devices: args.net_devices,
+                v1_tasks,
             })
         }
         Forked::Parent(pid) => pid,
@@ -171,8 +184,9 @@ pub fn spawn(args: SpawnArgs<'_>, host: &mut dyn CreateHost) -> Result<Spawned, 
     if flags & libc::CLONE_NEWUSER != 0 {
         write_maps(child, plan)?;
     }
-    if args.clone_into.is_none() {
-        host.place_in_cgroup(child).map_err(ParentError::Cgroup)?;
+    if !self_join {
+        host.place_in_cgroup(child, args.clone_into.is_some())
+            .map_err(ParentError::Cgroup)?;
     }
     chan.send(&ParentMsg::Proceed)?;
 

@@ -567,7 +567,7 @@ pub fn setrlimit(resource: u32, soft: u64, hard: u64) -> Result<(), Errno> {
 }
 
 /// `struct sched_attr` for sched_setattr(2) (version SCHED_ATTR_SIZE_VER1, with util clamps).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SchedAttr {
     pub policy: u32,
     pub flags: u64,

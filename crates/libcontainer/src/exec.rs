@@ -15,9 +15,8 @@
 //!  seccomp compiled; namespaces that differ
 //!  from ours; target cgroup directories
 //!  [tty] console socket or socket pair
-//!  clone (execCPUAffinity.initial) ────▶ [v2: born in the cgroup]
-//!  [v1] A → cgroup.procs
-//!  ── Proceed ────────────────────────▶
+//!  clone (execCPUAffinity.initial) ────▶ born in the cgroup2 directory (v2, hybrid)
+//!                                        [v1] moves itself: "0" → each tasks file
 //!                                        setns(init pidfd, every ns at once;
 //!                                        the kernel enters the user ns first)
 //!                                        chroot to the init's root
@@ -37,7 +36,10 @@
 //! ```
 //!
 //! The runtime, A and B talk over two socket pairs (runtime↔A, runtime↔B): no channel is shared
-//! by three processes. Only stdio and the `--preserve-fds` fds reach B's program; every other fd
+//! by three processes. A moves itself into the v1 hierarchies (writing `0` to `tasks`, the one
+//! migration the kernel does without its global threadgroup lock, whose first write-lock after
+//! a quiet spell waits for an RCU grace period) before it joins a user namespace that could not
+//! write there. Only stdio and the `--preserve-fds` fds reach B's program; every other fd
 //! is closed or close-on-exec.
 
 use std::cell::Cell;
@@ -153,8 +155,8 @@ pub enum ExecError {
     Runtime(#[from] crate::container::Error),
     #[error("--cgroup: {0}")]
     SubCgroup(String),
-    #[error("placing the process in {}", path.display())]
-    AddToCgroup {
+    #[error("joining the container's cgroup: writing {}", path.display())]
+    JoinCgroup {
         path: PathBuf,
         #[source]
         source: Errno,
@@ -182,8 +184,6 @@ pub enum ExecError {
     #[error("the exec'd process died during setup ({0})")]
     Died(String),
     // Errors of the processes inside the container (sent back as an `ErrorChain`).
-    #[error("the runtime went away")]
-    RuntimeGone,
     #[error("joining the container's namespaces ({names})")]
     Setns {
         names: String,
@@ -211,12 +211,9 @@ fn sys_err(what: impl Into<String>) -> impl FnOnce(Errno) -> ExecError {
     move |source| ExecError::Sys { what, source }
 }
 
-/// Runtime → setns process.
+/// Runtime → setns process: nothing (the setns process needs nothing more once cloned).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum RuntimeMsg {
-    /// The process is in its cgroup: join the namespaces.
-    Proceed,
-}
+pub enum RuntimeMsg {}
 
 /// Setns process → runtime.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -624,7 +621,9 @@ impl Runtime {
             &ns_ids(&self.proc_root, &st.pid.to_string()),
         );
         let cgroup = self.cgroup(&st)?;
-        let targets = match &cgroup {
+        // Where the process goes: the cgroup2 directory (cloned into), the v1 ones (A moves
+        // itself there).
+        let targets: Vec<(Hierarchy, PathBuf)> = match &cgroup {
             Some(cg) => {
                 let dirs: Vec<(Hierarchy, PathBuf)> = cg
                     .paths()
@@ -639,7 +638,7 @@ impl Runtime {
                         )));
                     }
                 }
-                t
+                dirs.into_iter().map(|(h, _)| h).zip(t).collect()
             }
             None if !req.cgroup.is_empty() => {
                 return Err(ExecError::SubCgroup(
@@ -651,18 +650,22 @@ impl Runtime {
         if sys::pidfd_send_signal(pidfd.as_fd(), 0).is_err() {
             return Err(ExecError::Stopped);
         }
-        // cgroup v2: clone straight into the target directory.
-        let clone_into = match &cgroup {
-            Some(cg) if cg.mode() == CgroupMode::Unified && targets.len() == 1 => Some(
+        let clone_into = match targets.iter().find(|(h, _)| *h == Hierarchy::Unified) {
+            Some((_, dir)) => Some(
                 nix::fcntl::open(
-                    &targets[0],
+                    dir,
                     OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
                     Mode::empty(),
                 )
-                .map_err(sys_err(format!("opening {}", targets[0].display())))?,
+                .map_err(sys_err(format!("opening {}", dir.display())))?,
             ),
-            _ => None,
+            None => None,
         };
+        let v1_tasks: Vec<PathBuf> = targets
+            .iter()
+            .filter(|(h, _)| matches!(h, Hierarchy::V1 { .. }))
+            .map(|(_, d)| d.join("tasks"))
+            .collect();
 
         let fg = if req.detach {
             None
@@ -716,6 +719,7 @@ impl Runtime {
                     pidfd,
                     root,
                     join,
+                    v1_tasks,
                     to_runtime: setns_child,
                     to_runtime_exec: exec_child,
                     console: console_theirs,
@@ -727,25 +731,12 @@ impl Runtime {
         drop(setns_child);
         drop(exec_child);
         drop(console_theirs);
-        let cloned_into_cgroup = clone_into.is_some();
         drop(clone_into);
         let mut guard = Guard {
             setns: Some(setns_pid),
             exec: None,
         };
 
-        if !cloned_into_cgroup {
-            for d in &targets {
-                let path = d.join("cgroup.procs");
-                std::fs::write(&path, setns_pid.as_raw().to_string()).map_err(|e| {
-                    ExecError::AddToCgroup {
-                        path,
-                        source: Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
-                    }
-                })?;
-            }
-        }
-        setns_parent.send(&RuntimeMsg::Proceed)?;
         let pid = match setns_parent.recv()? {
             Some(SetnsMsg::ExecPid { pid }) => Pid::from_raw(pid),
             Some(SetnsMsg::Failed(chain)) => return Err(ExecError::Start(chain)),
@@ -967,6 +958,8 @@ struct Child<'a> {
     /// The init's root directory (`/proc/<pid>/root`).
     root: OwnedFd,
     join: libc::c_int,
+    /// v1 `tasks` files to write `0` to.
+    v1_tasks: Vec<PathBuf>,
     to_runtime: Channel<SetnsMsg, RuntimeMsg>,
     to_runtime_exec: Channel<InitReply, StartMsg>,
     /// Where the pty master goes: `--console-socket`, or the runtime's socket pair.
@@ -1057,9 +1050,11 @@ fn setns_stage(c: &Child<'_>) -> Result<Forked> {
         keep.push(con.as_raw_fd());
     }
     close_fds_except(3 + c.preserve_fds, &keep)?;
-    match c.to_runtime.recv()? {
-        Some(RuntimeMsg::Proceed) => {}
-        None => return Err(ExecError::RuntimeGone),
+    for path in &c.v1_tasks {
+        std::fs::write(path, "0").map_err(|e| ExecError::JoinCgroup {
+            path: path.clone(),
+            source: Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
+        })?;
     }
     if c.join != 0 {
         nix::sched::setns(c.pidfd.as_fd(), CloneFlags::from_bits_retain(c.join)).map_err(

@@ -532,7 +532,8 @@ impl Runtime {
     /// `kill <id> <signal>` (with `all`: every process of the container).
     pub fn kill(&self, id: &str, signal: i32, all: bool) -> Result<()> {
         let st = self.store.load(id)?;
-        match self.status(&st) {
+        let status = self.status(&st);
+        match status {
             Status::Created | Status::Running | Status::Paused => {}
             _ => return Err(Error::NotRunning),
         }
@@ -550,7 +551,14 @@ impl Runtime {
                 );
             }
         }
-        self.signal(&st, signal)
+        self.signal(&st, signal)?;
+        if status == Status::Paused && signal == libc::SIGKILL {
+            // As runc: a frozen init acts on SIGKILL only once thawed (cgroup v1).
+            if let Some(cg) = self.cgroup(&st)? {
+                cg.thaw()?;
+            }
+        }
+        Ok(())
     }
 
     /// Processes of the container: those in the init's pid namespace when it has its own.

@@ -6,6 +6,7 @@
 #![deny(unsafe_code)]
 
 pub mod capabilities;
+pub mod cgroup_ops;
 pub mod cgroups;
 pub mod container;
 pub mod exec;

@@ -98,6 +98,11 @@ fn dispatch(cli: &Cli, logger: &'static logging::Logger) -> anyhow::Result<i32> 
         Command::Delete(a) => commands::delete::run(&ctx, a),
         Command::List(a) => commands::list::run(&ctx, a),
         Command::Spec(a) => commands::spec::run(a),
+        Command::Update(a) => commands::update::run(&ctx, a),
+        Command::Pause(a) => commands::pause::run(&ctx, a),
+        Command::Resume(a) => commands::resume::run(&ctx, a),
+        Command::Ps(a) => commands::ps::run(&ctx, a),
+        Command::Events(a) => commands::events::run(&ctx, a),
         Command::Exec(a) => commands::exec::run(&ctx, a),
         Command::Features => commands::features::run(),
     }

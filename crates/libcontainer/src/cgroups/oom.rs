@@ -121,11 +121,11 @@ impl OomWatcher {
     pub fn wait(&mut self, timeout: Option<Duration>) -> Result<Option<OomEvent>, CgroupError> {
         let deadline = timeout.map(|t| Instant::now() + t);
         loop {
+            // A deadline already passed still polls once, so `wait(Some(Duration::ZERO))`
+            // takes an event that is ready without blocking.
             let remaining = match deadline {
-                Some(d) => match d.checked_duration_since(Instant::now()) {
-                    Some(r) => PollTimeout::try_from(r).unwrap_or(PollTimeout::MAX),
-                    None => return Ok(None),
-                },
+                Some(d) => PollTimeout::try_from(d.saturating_duration_since(Instant::now()))
+                    .unwrap_or(PollTimeout::MAX),
                 None => PollTimeout::NONE,
             };
             let ready = {
@@ -222,10 +222,17 @@ mod tests {
         events(1, 1);
         let mut w = OomWatcher::v2(t.path()).unwrap();
         assert_eq!(w.wait(Some(Duration::from_millis(20))).unwrap(), None);
+        assert_eq!(w.wait(Some(Duration::ZERO)).unwrap(), None);
         events(3, 1);
         assert_eq!(
             w.wait(Some(Duration::from_secs(10))).unwrap(),
             Some(OomEvent::Oom { count: 2 })
+        );
+        // A zero timeout takes an event that is already there.
+        events(4, 1);
+        assert_eq!(
+            w.wait(Some(Duration::ZERO)).unwrap(),
+            Some(OomEvent::Oom { count: 1 })
         );
         events(3, 0);
         assert_eq!(

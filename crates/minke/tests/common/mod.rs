@@ -205,6 +205,30 @@ pub fn make_rootfs(rootfs: &Path) {
     }
 }
 
+/// The `shared/` directory beside the project (runtime-spec, tools): `$MINKE_SHARED`, else the
+/// first ancestor of this crate that has `shared/runtime-spec` (git worktrees live deeper).
+pub fn shared_dir() -> PathBuf {
+    if let Some(p) = std::env::var_os("MINKE_SHARED") {
+        return PathBuf::from(p);
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .map(|a| a.join("shared"))
+        .find(|s| s.join("runtime-spec").is_dir())
+        .expect("shared/runtime-spec beside the project (or set MINKE_SHARED)")
+}
+
+/// Does this process have CAP_SYS_RESOURCE (raising hard rlimits, lowering oom_score_adj)?
+/// The development and CI hosts lack it; the cgroup v2 VM's root has it.
+pub fn have_cap_sys_resource() -> bool {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        .is_some_and(|caps| caps & (1 << 24) != 0)
+}
+
 /// Inode of a namespace link of a process (host side).
 pub fn ns_inode(pid: &str, kind: &str) -> String {
     std::fs::read_link(format!("/proc/{pid}/ns/{kind}"))

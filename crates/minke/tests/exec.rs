@@ -494,18 +494,16 @@ fn exec_into_stopped_missing_and_paused_containers() {
     );
 
     running(&b, "p");
-    let rt = Runtime::new(&b.root);
-    let st = rt.store.load("p").unwrap();
-    let cg = rt.cgroup(&st).unwrap().expect("the container has a cgroup");
-    cg.freeze().unwrap();
-    // Thaw even if an assertion below fails, so the container can be deleted.
-    struct Thaw<'a>(&'a libcontainer::cgroups::Cgroup);
-    impl Drop for Thaw<'_> {
+    let out = b.cmd(&["pause", "p"]);
+    assert!(out.status.success(), "pause: {}", text(&out.stderr));
+    // Resume even if an assertion below fails, so the container can be deleted.
+    struct Resume<'a>(&'a Bundle);
+    impl Drop for Resume<'_> {
         fn drop(&mut self) {
-            let _ = self.0.thaw();
+            let _ = self.0.cmd(&["resume", "p"]);
         }
     }
-    let thaw = Thaw(&cg);
+    let resume = Resume(&b);
     assert_eq!(b.status("p"), "paused");
     let (_, err, code) = exec(&b, &["p", "true"]);
     assert_eq!(code, 255);
@@ -524,7 +522,7 @@ fn exec_into_stopped_missing_and_paused_containers() {
         .stderr(Stdio::inherit())
         .spawn()
         .unwrap();
-    drop(thaw);
+    drop(resume);
     let status = child.wait().unwrap();
     assert!(status.success());
     assert_eq!(std::fs::read_to_string(&out_path).unwrap(), "ran\n");

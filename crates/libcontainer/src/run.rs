@@ -170,12 +170,12 @@ pub(crate) fn receive_master(sock: BorrowedFd<'_>) -> Result<Option<OwnedFd>, Er
 /// may be a grandchild, reparented to us), with the forwarded signals blocked and read from a
 /// signalfd. Make it before the process is started, so no signal is lost in between; the
 /// signals stay blocked afterwards (the runtime exits after the wait).
-pub struct Foreground {
+pub(crate) struct Foreground {
     sigfd: SignalFd,
 }
 
 impl Foreground {
-    pub fn prepare() -> Result<Foreground, Error> {
+    pub(crate) fn prepare() -> Result<Foreground, Error> {
         nix::sys::prctl::set_child_subreaper(true).map_err(sys_err("becoming a subreaper"))?;
         let set = forwarded();
         nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&set), None)

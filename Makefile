@@ -5,7 +5,7 @@ MINKE_RELEASE := target/release/minke
 VM_RUN ?= $(firstword $(wildcard ../shared/vm/vm-run.sh ../../shared/vm/vm-run.sh) /work/shared/vm/vm-run.sh)
 DEMO := target/demo
 
-.PHONY: all build release demo test unit integration test-cgroupv2 clean-demo
+.PHONY: all build release demo test unit integration test-cgroupv2 test-clients clean-demo
 all: release
 
 build:
@@ -41,3 +41,17 @@ test-cgroupv2:
 	$(VM_RUN) -- sh -c 'set -e; for b in "$$@"; do echo "== $$b"; "$$b" --test-threads=2; done' sh $$bins
 
 test: integration test-cgroupv2
+
+# The client lane: minke, and runc as the reference, driven by containerd (ctr + the runc
+# shim) and podman (conmon), each with its own private daemon/storage; one line per (client,
+# runtime, scenario). Transcript and the runtimes' argv logs go to $(CLIENT_LANE_OUT).
+# See docs/integration.md.
+CARGO_OUT := $(or $(CARGO_TARGET_DIR),target)
+CLIENT_LANE_OUT ?= $(CARGO_OUT)/client-lane
+RUNC ?= /usr/sbin/runc
+# debug (default: shares the build of `make test`) or release
+CLIENT_LANE_PROFILE ?= debug
+test-clients:
+	$(CARGO) build $(if $(filter release,$(CLIENT_LANE_PROFILE)),--release) -p minke -p client-lane
+	$(CARGO_OUT)/$(CLIENT_LANE_PROFILE)/client-lane --minke $(CARGO_OUT)/$(CLIENT_LANE_PROFILE)/minke \
+		--runc $(RUNC) --out $(CLIENT_LANE_OUT)

@@ -35,8 +35,54 @@ fn version() -> String {
     )
 }
 
+/// `--log` and `--log-format` as given on a command line clap refused, so that the usage error
+/// still reaches the log (containerd reads errors only from there).
+fn log_flags_of(args: &[String]) -> (Option<PathBuf>, cli::LogFormat) {
+    let mut log = None;
+    let mut format = cli::LogFormat::Text;
+    let mut it = args.iter().skip(1);
+    while let Some(a) = it.next() {
+        let (flag, inline) = match a.split_once('=') {
+            Some((f, v)) => (f, Some(v.to_string())),
+            None => (a.as_str(), None),
+        };
+        let mut value = || inline.clone().or_else(|| it.next().cloned());
+        match flag {
+            "--log" => log = value().map(PathBuf::from),
+            "--log-format" => {
+                if value().as_deref() == Some("json") {
+                    format = cli::LogFormat::Json;
+                }
+            }
+            _ => {}
+        }
+    }
+    (log, format)
+}
+
 fn main() {
-    let cli = Cli::parse();
+    let args: Vec<String> = std::env::args().collect();
+    let cli = match Cli::try_parse_from(&args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+                let _ = e.print();
+                std::process::exit(0);
+            }
+            // A usage error: stderr as clap words it, the log as runc would, exit status 1.
+            let _ = e.print();
+            let (log, format) = log_flags_of(&args);
+            if let Some(path) = log {
+                if let Ok(l) = logging::init(Some(&path), format, false) {
+                    let first = e.to_string();
+                    let msg = first.lines().next().unwrap_or("invalid command line");
+                    l.write(log::Level::Error, msg.trim_start_matches("error: "));
+                }
+            }
+            std::process::exit(1);
+        }
+    };
     if cli.version {
         print!("{}", version());
         std::process::exit(0);
@@ -105,5 +151,31 @@ fn dispatch(cli: &Cli, logger: &'static logging::Logger) -> anyhow::Result<i32> 
         Command::Events(a) => commands::events::run(&ctx, a),
         Command::Exec(a) => commands::exec::run(&ctx, a),
         Command::Features => commands::features::run(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_flags_are_found_on_a_refused_command_line() {
+        let args: Vec<String> = [
+            "minke",
+            "--root",
+            "/r",
+            "--log",
+            "/l.json",
+            "--log-format=json",
+            "bogus",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let (log, format) = log_flags_of(&args);
+        assert_eq!(log, Some(PathBuf::from("/l.json")));
+        assert_eq!(format, cli::LogFormat::Json);
+        let (log, format) = log_flags_of(&["minke".to_string(), "bogus".to_string()]);
+        assert_eq!((log, format), (None, cli::LogFormat::Text));
     }
 }

@@ -350,3 +350,28 @@ fn pid_reuse_is_not_taken_for_the_container() {
     assert!(stderr(&out).contains("container not running"));
     assert!(b.cmd(&["delete", "p"]).status.success());
 }
+
+#[test]
+fn usage_errors_reach_the_log_and_force_delete_of_nothing_succeeds() {
+    let b = Bundle::new(&["true"]);
+    let log = b.path().join("usage.json");
+    let out = Command::new(MINKE)
+        .arg("--root")
+        .arg(&b.root)
+        .arg("--log")
+        .arg(&log)
+        .args(["--log-format", "json", "bogus"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = std::fs::read_to_string(&log).expect("the usage error is logged");
+    let last: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert_eq!(last["level"], "error");
+    assert!(last["msg"].as_str().unwrap().contains("bogus"), "{last}");
+    // As runc: `delete --force` of a container that does not exist succeeds; without --force
+    // it is an error.
+    assert!(b.cmd(&["delete", "--force", "nosuch"]).status.success());
+    let out = b.cmd(&["delete", "nosuch"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("container does not exist"));
+}

@@ -5,7 +5,7 @@ MINKE_RELEASE := target/release/minke
 VM_RUN ?= $(firstword $(wildcard ../shared/vm/vm-run.sh ../../shared/vm/vm-run.sh) /work/shared/vm/vm-run.sh)
 DEMO := target/demo
 
-.PHONY: all build release demo test unit integration test-cgroupv2 test-clients clean-demo
+.PHONY: all build release demo test unit integration test-cgroupv2 test-clients clean-demo bench
 all: release
 
 build:
@@ -55,3 +55,12 @@ test-clients:
 	$(CARGO) build $(if $(filter release,$(CLIENT_LANE_PROFILE)),--release) -p minke -p client-lane
 	$(CARGO_OUT)/$(CLIENT_LANE_PROFILE)/client-lane --minke $(CARGO_OUT)/$(CLIENT_LANE_PROFILE)/minke \
 		--runc $(RUNC) --out $(CLIENT_LANE_OUT)
+
+# Side-by-side start-up benchmark of minke, runc, crun and the floor (needs root; see
+# docs/performance.md). Options go in BENCH_ARGS, e.g. `make bench BENCH_ARGS="--rounds 100"`;
+# MINKE=path picks another minke binary. The table goes to stdout, the JSON to
+# target/bench/latest.json (under CARGO_TARGET_DIR when set).
+BENCH_ARGS ?=
+bench:
+	$(CARGO) build --release -p minke -p minke-bench
+	$(CARGO) run --release -q -p minke-bench --bin minke-bench -- $(BENCH_ARGS)

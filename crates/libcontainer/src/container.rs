@@ -252,6 +252,17 @@ impl Runtime {
 
     /// `create`: returns once the init waits for `start`.
     pub fn create(&self, req: &CreateRequest) -> Result<(ContainerState, Warnings)> {
+        self.create_with_console(req, None)
+    }
+
+    /// `create`, where `console` (one end of a socket pair held by the runtime) receives the pty
+    /// master when `process.terminal` is set and no `--console-socket` was given: a foreground
+    /// `run` proxies the terminal itself.
+    pub(crate) fn create_with_console(
+        &self,
+        req: &CreateRequest,
+        console: Option<OwnedFd>,
+    ) -> Result<(ContainerState, Warnings)> {
         state::validate_id(&req.id)?;
         let bundle = absolute(&req.bundle)?;
         let md = std::fs::metadata(&bundle).map_err(|e| Error::Bundle {
@@ -343,8 +354,12 @@ impl Runtime {
         self.store.save(&st)?;
 
         let listener = listen_start_socket(&dir)?;
+        // The runtime's own console end is only used (and only kept open) when it is needed.
+        let internal =
+            console.filter(|_| plan.process.terminal && plan.options.console_socket.is_none());
         let console = match (&plan.process.terminal, &plan.options.console_socket) {
             (true, Some(path)) => Some(tty::connect_console_socket(path)?),
+            (true, None) if internal.is_some() => internal,
             (true, None) => {
                 return Err(Error::Unsupported(
                     "process.terminal is true but no --console-socket was given".into(),
@@ -784,7 +799,7 @@ fn private_ns_flags(plan: &Plan) -> i32 {
 }
 
 /// Refuse what this host cannot do, naming the field.
-fn check_host(plan: &Plan) -> Result<()> {
+pub(crate) fn check_host(plan: &Plan) -> Result<()> {
     if !plan.namespaces.private(libc::CLONE_NEWNS) {
         return Err(Error::Unsupported(
             "linux.namespaces: a mount namespace is required to set up the root filesystem".into(),

@@ -9,6 +9,8 @@ pub mod capabilities;
 pub mod cgroup_ops;
 pub mod cgroups;
 pub mod container;
+pub mod exec;
+pub mod features;
 pub mod hooks;
 pub mod netdev;
 pub mod plan;

@@ -102,7 +102,12 @@ fn main() {
             if logger.to_file() {
                 eprintln!("{msg}");
             }
-            1
+            // runc exits 255 when exec fails, whatever the reason (the process's own status
+            // is returned when it ran).
+            match cli.command {
+                Some(Command::Exec(_)) => 255,
+                _ => 1,
+            }
         }
     };
     std::process::exit(code);
@@ -120,7 +125,8 @@ fn dispatch(cli: &Cli, logger: &'static logging::Logger) -> anyhow::Result<i32> 
         "false" | "auto" => {}
         other => anyhow::bail!("--rootless: invalid value {other:?} (want true, false or auto)"),
     }
-    if !matches!(command, Command::Spec(_)) && !nix::unistd::geteuid().is_root() {
+    if !matches!(command, Command::Spec(_) | Command::Features) && !nix::unistd::geteuid().is_root()
+    {
         anyhow::bail!("minke must be run as root (rootless containers are not supported yet)");
     }
     let root = if cli.root.is_absolute() {
@@ -157,6 +163,8 @@ fn dispatch(cli: &Cli, logger: &'static logging::Logger) -> anyhow::Result<i32> 
         Command::Resume(a) => commands::resume::run(&ctx, a),
         Command::Ps(a) => commands::ps::run(&ctx, a),
         Command::Events(a) => commands::events::run(&ctx, a),
+        Command::Exec(a) => commands::exec::run(&ctx, a),
+        Command::Features => commands::features::run(),
     }
 }
 

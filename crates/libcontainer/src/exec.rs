@@ -700,6 +700,10 @@ impl Runtime {
             }
             None => None,
         };
+        // Non-dumpable before the clone (CVE-2019-5736): the child carries the runtime's binary
+        // into the container until it execs; without CAP_SYS_PTRACE over us, no process there
+        // can open its /proc/<pid>/exe (see `selfexe`).
+        nix::sys::prctl::set_dumpable(false).map_err(sys_err("making the runtime non-dumpable"))?;
         let forked = sys::clone_fork(0, clone_into.as_ref().map(|f| f.as_fd()));
         if let (Some(own), Ok(Forked::Parent(_)) | Err(_)) = (&own_affinity, &forked) {
             let _ = nix::sched::sched_setaffinity(Pid::from_raw(0), own);

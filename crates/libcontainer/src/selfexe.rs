@@ -148,6 +148,31 @@ pub fn needed_for(spec: &oci_spec::runtime::Spec) -> bool {
     }
 }
 
+/// For `exec`: [`needed_for`] of the container's saved config, or the exec'd process is given
+/// CAP_SYS_PTRACE (`--cap`) in a container without a user namespace of its own. A container
+/// that cannot be loaded gets no process either, so needs no protection.
+pub fn needed_for_exec(state_dir: &Path, added_caps: &[String]) -> bool {
+    let Ok(spec) = crate::spec::load_copy(&state_dir.join(crate::state::CONFIG_COPY)) else {
+        return false;
+    };
+    if needed_for(&spec) {
+        return true;
+    }
+    let own_userns = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .is_some_and(|ns| {
+            ns.iter()
+                .any(|n| n.typ() == oci_spec::runtime::LinuxNamespaceType::User)
+        });
+    !own_userns
+        && added_caps.iter().any(|c| {
+            c.trim_start_matches("CAP_")
+                .eq_ignore_ascii_case("SYS_PTRACE")
+        })
+}
+
 /// [`needed_for`] of the config.json in `bundle`. A config that cannot be loaded makes no
 /// container (create refuses it), so it needs no protection either.
 pub fn needed_for_bundle(bundle: &Path) -> bool {

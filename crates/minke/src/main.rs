@@ -143,7 +143,14 @@ fn dispatch(cli: &Cli, logger: &'static logging::Logger) -> anyhow::Result<i32> 
         Command::Run(a) => Some(&a.create.bundle),
         _ => None,
     };
-    if bundle.is_some_and(|b| libcontainer::selfexe::needed_for_bundle(b)) {
+    let protect = match command {
+        Command::Exec(a) => {
+            libcontainer::state::validate_id(&a.id).is_ok()
+                && libcontainer::selfexe::needed_for_exec(&root.join(&a.id), &a.cap)
+        }
+        _ => bundle.is_some_and(|b| libcontainer::selfexe::needed_for_bundle(b)),
+    };
+    if protect {
         libcontainer::selfexe::ensure_protected(std::path::Path::new(
             libcontainer::selfexe::DEFAULT_EMPTY_LOWER,
         ))?;

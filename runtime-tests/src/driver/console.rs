@@ -1,0 +1,106 @@
+//! The `--console-socket` side: receives the pty master that the runtime sends over SCM_RIGHTS
+//! and collects what the container writes to its terminal.
+
+use super::sys::own_received_fd;
+use anyhow::{anyhow, bail, Context, Result};
+use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+use std::fs::File;
+use std::io::{IoSliceMut, Read};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub struct ConsoleSocket {
+    listener: UnixListener,
+}
+
+/// A received pty master and everything read from it so far.
+pub struct Console {
+    pub master: Arc<OwnedFd>,
+    buf: Arc<Mutex<Vec<u8>>>,
+}
+
+impl ConsoleSocket {
+    pub fn bind(path: &Path) -> Result<ConsoleSocket> {
+        let listener =
+            UnixListener::bind(path).with_context(|| format!("bind {}", path.display()))?;
+        listener.set_nonblocking(true)?;
+        Ok(ConsoleSocket { listener })
+    }
+
+    /// Accepts the runtime's connection; `alive` tells whether the runtime may still connect.
+    pub fn accept(&self, timeout: Duration, mut alive: impl FnMut() -> bool) -> Result<Console> {
+        let deadline = Instant::now() + timeout;
+        let stream = loop {
+            match self.listener.accept() {
+                Ok((s, _)) => break s,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    if !alive() {
+                        bail!("the runtime exited without connecting to the console socket");
+                    }
+                    if Instant::now() > deadline {
+                        bail!("timed out waiting for the runtime on the console socket");
+                    }
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
+        stream.set_nonblocking(false)?;
+        let master = receive_fd(&stream)?;
+        Ok(Console::new(master))
+    }
+}
+
+fn receive_fd(stream: &UnixStream) -> Result<OwnedFd> {
+    let mut data = [0u8; 4096];
+    let mut iov = [IoSliceMut::new(&mut data)];
+    let mut space = nix::cmsg_space!([std::os::fd::RawFd; 4]);
+    let msg = recvmsg::<()>(
+        stream.as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        MsgFlags::empty(),
+    )
+    .context("recvmsg on the console socket")?;
+    let mut fds = Vec::new();
+    for c in msg.cmsgs()? {
+        if let ControlMessageOwned::ScmRights(v) = c {
+            fds.extend(v.into_iter().map(own_received_fd));
+        }
+    }
+    let mut it = fds.into_iter();
+    let first = it
+        .next()
+        .ok_or_else(|| anyhow!("no descriptor received on the console socket"))?;
+    Ok(first)
+}
+
+impl Console {
+    fn new(master: OwnedFd) -> Console {
+        let master = Arc::new(master);
+        let buf = Arc::new(Mutex::new(Vec::new()));
+        let (m, b) = (master.clone(), buf.clone());
+        std::thread::spawn(move || {
+            let Ok(dup) = m.try_clone() else { return };
+            let mut f = File::from(dup);
+            let mut chunk = [0u8; 4096];
+            while let Ok(n) = f.read(&mut chunk) {
+                if n == 0 {
+                    break;
+                }
+                if let Ok(mut g) = b.lock() {
+                    g.extend_from_slice(&chunk[..n]);
+                }
+            }
+        });
+        Console { master, buf }
+    }
+
+    pub fn output(&self) -> String {
+        let g = self.buf.lock().map(|g| g.clone()).unwrap_or_default();
+        String::from_utf8_lossy(&g).into_owned()
+    }
+}

@@ -64,12 +64,19 @@ fn check_static(p: &Path, what: &str, hint: &str) -> Result<()> {
     Ok(())
 }
 
+/// One line, at most 1000 characters.
 fn one_line(s: &str) -> String {
-    s.split('\n')
+    let l = s
+        .split('\n')
         .map(str::trim_end)
         .filter(|l| !l.is_empty())
         .collect::<Vec<_>>()
-        .join(" | ")
+        .join(" | ");
+    if l.chars().count() > 1000 {
+        format!("{}...", l.chars().take(1000).collect::<String>())
+    } else {
+        l
+    }
 }
 
 fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {

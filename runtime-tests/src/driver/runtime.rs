@@ -335,12 +335,7 @@ impl<'c> Container<'c> {
         let line = self
             .ctx
             .poll("the probe's report", || {
-                let out = self.stdout();
-                Ok(out.lines().find_map(|l| {
-                    l.trim_end_matches('\r')
-                        .strip_prefix(REPORT_PREFIX)
-                        .map(str::to_string)
-                }))
+                Ok(find_line(&self.stdout(), REPORT_PREFIX))
             })
             .with_context(|| format!("probe stderr: {}", self.stderr().trim()))?;
         parse_report(&line)
@@ -349,31 +344,39 @@ impl<'c> Container<'c> {
     /// Waits for the probe's `PROBE-SIGNAL n` line.
     pub fn wait_signal_line(&self) -> Result<i32> {
         self.ctx.poll("the probe's signal line", || {
-            Ok(self.stdout().lines().find_map(|l| {
-                l.trim_end_matches('\r')
-                    .strip_prefix(SIGNAL_PREFIX)
-                    .and_then(|n| n.trim().parse().ok())
-            }))
+            Ok(find_line(&self.stdout(), SIGNAL_PREFIX).and_then(|n| n.trim().parse().ok()))
         })
     }
 }
 
+/// The rest of the first complete (newline-terminated) line that starts with `prefix`.
+pub fn find_line(out: &str, prefix: &str) -> Option<String> {
+    let complete = &out[..out.rfind('\n').map(|i| i + 1).unwrap_or(0)];
+    complete.lines().find_map(|l| {
+        l.trim_end_matches('\r')
+            .strip_prefix(prefix)
+            .map(str::to_string)
+    })
+}
+
 pub fn parse_report(line: &str) -> Result<Report> {
-    serde_json::from_str(line).with_context(|| format!("bad probe report: {line}"))
+    serde_json::from_str(line).with_context(|| {
+        format!(
+            "bad probe report: {}...",
+            line.chars().take(200).collect::<String>()
+        )
+    })
 }
 
 /// Finds the report in captured output (e.g. of `run`).
 pub fn report_in(out: &str) -> Result<Report> {
-    let line = out
-        .lines()
-        .find_map(|l| l.trim_end_matches('\r').strip_prefix(REPORT_PREFIX))
-        .ok_or_else(|| {
-            anyhow!(
-                "no probe report in output: {:?}",
-                out.chars().take(400).collect::<String>()
-            )
-        })?;
-    parse_report(line)
+    let line = find_line(out, REPORT_PREFIX).ok_or_else(|| {
+        anyhow!(
+            "no probe report in output: {:?}",
+            out.chars().take(400).collect::<String>()
+        )
+    })?;
+    parse_report(&line)
 }
 
 impl Drop for Container<'_> {

@@ -5,6 +5,7 @@ pub mod cgroups;
 pub mod console;
 pub mod expected;
 pub mod host;
+pub mod hostmount;
 pub mod mountinfo;
 pub mod registry;
 pub mod requirements;

@@ -54,6 +54,62 @@ impl ConsoleSocket {
     }
 }
 
+impl ConsoleSocket {
+    /// Accepts one connection and reads everything sent on it: the payload and the descriptors
+    /// of the first message (a seccomp agent's view of `listenerPath`).
+    pub fn accept_message(
+        &self,
+        timeout: Duration,
+        mut alive: impl FnMut() -> bool,
+    ) -> Result<(Vec<u8>, Vec<OwnedFd>)> {
+        let deadline = Instant::now() + timeout;
+        let stream = loop {
+            match self.listener.accept() {
+                Ok((s, _)) => break s,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    if !alive() {
+                        bail!("the runtime exited without connecting to the socket");
+                    }
+                    if Instant::now() > deadline {
+                        bail!("timed out waiting for the runtime on the socket");
+                    }
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
+        stream.set_nonblocking(false)?;
+        stream.set_read_timeout(Some(timeout))?;
+        let (mut data, fds) = receive(&stream)?;
+        let mut rest = Vec::new();
+        let _ = (&stream).read_to_end(&mut rest);
+        data.extend(rest);
+        Ok((data, fds))
+    }
+}
+
+fn receive(stream: &UnixStream) -> Result<(Vec<u8>, Vec<OwnedFd>)> {
+    let mut data = vec![0u8; 65536];
+    let mut iov = [IoSliceMut::new(&mut data)];
+    let mut space = nix::cmsg_space!([std::os::fd::RawFd; 8]);
+    let msg = recvmsg::<()>(
+        stream.as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        MsgFlags::empty(),
+    )
+    .context("recvmsg")?;
+    let mut fds = Vec::new();
+    for c in msg.cmsgs()? {
+        if let ControlMessageOwned::ScmRights(v) = c {
+            fds.extend(v.into_iter().map(own_received_fd));
+        }
+    }
+    let n = msg.bytes;
+    data.truncate(n);
+    Ok((data, fds))
+}
+
 fn receive_fd(stream: &UnixStream) -> Result<OwnedFd> {
     let mut data = [0u8; 4096];
     let mut iov = [IoSliceMut::new(&mut data)];

@@ -151,6 +151,21 @@ impl<'a> Ctx<'a> {
         Ok((c, console))
     }
 
+    /// Acts as a seccomp agent on `listener` in the background: the returned thread accepts
+    /// one connection (whenever the runtime makes it: during create or start), reads the
+    /// payload, closes the received descriptors and returns (payload, number of descriptors).
+    pub fn seccomp_agent(
+        &self,
+        listener: &Path,
+    ) -> Result<std::thread::JoinHandle<Result<(Vec<u8>, usize)>>> {
+        let sock = ConsoleSocket::bind(listener)?;
+        let timeout = self.timeout;
+        Ok(std::thread::spawn(move || {
+            let (data, fds) = sock.accept_message(timeout, || true)?;
+            Ok((data, fds.len()))
+        }))
+    }
+
     /// Checks that a failed create left nothing: `state` fails, no state entry in `--root`,
     /// no cgroup of the bundle's cgroupsPath, no process using the bundle.
     pub fn nothing_left(&self, b: &Bundle) -> Result<()> {

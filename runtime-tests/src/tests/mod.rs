@@ -18,6 +18,7 @@ pub mod process;
 pub mod rlimits;
 pub mod root;
 pub mod seccomp;
+pub mod syscalls;
 pub mod sysctl;
 pub mod uts;
 

@@ -201,8 +201,14 @@ pub fn try_action(spec: &str) -> Result<i64, i32> {
             ret(unsafe { libc::syscall(libc::SYS_getcwd, buf.as_mut_ptr(), buf.len()) })
         }
         "getpriority" => {
+            // getpriority[:WHICH:WHO] (default: this process)
+            let (which, who) = if parts.len() >= 3 {
+                (num(1)?, num(2)?)
+            } else {
+                (0, 0)
+            };
             // SAFETY: integer arguments only.
-            ret(unsafe { libc::syscall(libc::SYS_getpriority, libc::PRIO_PROCESS, 0) })
+            ret(unsafe { libc::syscall(libc::SYS_getpriority, which, who) })
         }
         "personality" => {
             let v = num(1)?;

@@ -37,6 +37,8 @@ pub struct Host {
     pub cap_sys_admin: bool,
     /// major:minor of a real block device (not loop/ram/zram)
     pub block_device: Option<(u64, u64)>,
+    /// whether that device's I/O scheduler is bfq (per-device weights need it)
+    pub block_device_bfq: bool,
     /// hugepage sizes as the cgroup files name them (2MB, 1GB)
     pub hugepage_sizes: Vec<String>,
     /// the driver's own namespaces: `net` → `net:[4026531840]`
@@ -122,7 +124,8 @@ impl Host {
             seccomp: !field("Seccomp:").is_empty(),
             cap_sys_resource: cap_eff & (1 << 24) != 0,
             cap_sys_admin: cap_eff & (1 << 21) != 0,
-            block_device: block_device(&p("/sys/block")),
+            block_device: block_device(&p("/sys/block")).map(|(d, _)| d),
+            block_device_bfq: block_device(&p("/sys/block")).is_some_and(|(_, bfq)| bfq),
             hugepage_sizes: hugepage_sizes(&p("/sys/kernel/mm/hugepages")),
             namespaces,
             oom_score_adj: fs::read_to_string(p("/proc/self/oom_score_adj"))
@@ -236,7 +239,8 @@ pub fn unescape(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-fn block_device(sys_block: &Path) -> Option<(u64, u64)> {
+/// The first real block device: (major, minor) and whether its scheduler is bfq.
+fn block_device(sys_block: &Path) -> Option<((u64, u64), bool)> {
     let mut names: Vec<String> = fs::read_dir(sys_block)
         .ok()?
         .flatten()
@@ -244,9 +248,11 @@ fn block_device(sys_block: &Path) -> Option<(u64, u64)> {
         .filter(|n| !n.starts_with("loop") && !n.starts_with("ram") && !n.starts_with("zram"))
         .collect();
     names.sort();
-    let dev = fs::read_to_string(sys_block.join(names.first()?).join("dev")).ok()?;
+    let first = sys_block.join(names.first()?);
+    let dev = fs::read_to_string(first.join("dev")).ok()?;
     let (a, b) = dev.trim().split_once(':')?;
-    Some((a.parse().ok()?, b.parse().ok()?))
+    let bfq = fs::read_to_string(first.join("queue/scheduler")).is_ok_and(|s| s.contains("[bfq]"));
+    Some(((a.parse().ok()?, b.parse().ok()?), bfq))
 }
 
 fn hugepage_sizes(dir: &Path) -> Vec<String> {

@@ -25,6 +25,8 @@ pub enum Requirement {
     CapSysResource,
     /// a real block device for per-device blkio/io rules
     BlockDevice,
+    /// a block device whose I/O scheduler is bfq (per-device weights)
+    BfqDevice,
     /// a hugepage size that the hugetlb cgroup files name (2MB)
     HugePageSize(&'static str),
     KernelAtLeast(u32, u32),
@@ -76,6 +78,10 @@ impl Requirement {
                 "needs CAP_SYS_RESOURCE in the driver (host limit: this sandbox drops it)".into(),
             ),
             Requirement::BlockDevice => ok(h.block_device.is_some(), "needs a block device".into()),
+            Requirement::BfqDevice => ok(
+                h.block_device_bfq,
+                "needs a block device using the bfq I/O scheduler (host limit)".into(),
+            ),
             Requirement::HugePageSize(s) => ok(
                 h.hugepage_sizes.iter().any(|x| x == s),
                 format!("needs {s} huge pages"),

@@ -30,6 +30,8 @@ pub enum Requirement {
     /// a hugepage size that the hugetlb cgroup files name (2MB)
     HugePageSize(&'static str),
     KernelAtLeast(u32, u32),
+    /// this path exists on the host (a device a user-namespaced runtime must bind-mount)
+    HostPath(&'static str),
     Arch(&'static str),
 }
 
@@ -92,6 +94,10 @@ impl Requirement {
                     "needs kernel >= {a}.{b} (host has {}.{})",
                     h.kernel.0, h.kernel.1
                 ),
+            ),
+            Requirement::HostPath(p) => ok(
+                h.root.join(p.trim_start_matches('/')).exists(),
+                format!("needs {p} on the host"),
             ),
             Requirement::Arch(a) => ok(h.arch == *a, format!("needs {a} (host is {})", h.arch)),
         }

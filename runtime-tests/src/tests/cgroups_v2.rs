@@ -185,13 +185,23 @@ fn cpu_weight_from_shares(ctx: &Ctx) -> Result<()> {
 }
 
 fn io_weight(ctx: &Ctx) -> Result<()> {
+    // blockIO.weight has blkio's scale (10-1000). io.bfq.weight has the same scale; io.weight
+    // (1-10000) needs the conversion runtimes document for v1 values on v2 (config-linux.md:
+    // the runtime MAY convert): 1 + (weight - 10) * 9999 / 990, so 500 -> 4950.
     with_resources(ctx, json!({"blockIO": {"weight": 500}}), None, |d| {
-        let got = d
-            .v2_read("io.bfq.weight")
-            .or_else(|_| d.v2_read("io.weight"))?;
+        let bfq =
+            d.v2.as_ref()
+                .is_some_and(|p| p.join("io.bfq.weight").exists());
+        let (file, want) = if bfq {
+            ("io.bfq.weight", "500")
+        } else {
+            ("io.weight", "4950")
+        };
+        let got = d.v2_read(file)?;
         ensure!(
-            got.lines().any(|l| l == "default 500" || l == "500"),
-            "io weight is {got:?}"
+            got.lines()
+                .any(|l| l == format!("default {want}") || l == want),
+            "{file} is {got:?}, want default {want}"
         );
         Ok(())
     })

@@ -76,7 +76,7 @@ pub const TESTS: &[Test] = &[
     test!("devices.custom_outside_dev", [Root], custom_outside_dev),
     test!(
         "devices.custom_in_user_namespace",
-        [Root, UserNs],
+        [Root, UserNs, HostPath("/dev/fuse")],
         custom_in_user_namespace
     ),
     test!(

@@ -154,10 +154,12 @@ fn several(ctx: &Ctx) -> Result<()> {
 }
 
 fn duplicate_fails(ctx: &Ctx) -> Result<()> {
+    // The second entry only lowers the limits, so applying both would work even without
+    // CAP_SYS_RESOURCE: only a duplicate check can refuse this.
     let mut s = ctx.spec(&[]);
     s["process"]["rlimits"] = json!([
-        {"type": "RLIMIT_NOFILE", "soft": 100, "hard": 200},
-        {"type": "RLIMIT_NOFILE", "soft": 300, "hard": 400}
+        {"type": "RLIMIT_NOFILE", "soft": 300, "hard": 400},
+        {"type": "RLIMIT_NOFILE", "soft": 100, "hard": 200}
     ]);
     expect_create_fails(ctx, &s)
 }

@@ -277,9 +277,9 @@ fn hugepage_sizes(dir: &Path) -> Vec<String> {
 
 /// 2048 kB → "2MB", 1048576 kB → "1GB", as the hugetlb cgroup files name them.
 pub fn page_size_name(kb: u64) -> String {
-    if kb >= 1 << 20 && kb % (1 << 20) == 0 {
+    if kb >= 1 << 20 && kb & ((1 << 20) - 1) == 0 {
         format!("{}GB", kb >> 20)
-    } else if kb >= 1 << 10 && kb % (1 << 10) == 0 {
+    } else if kb >= 1 << 10 && kb & ((1 << 10) - 1) == 0 {
         format!("{}MB", kb >> 10)
     } else {
         format!("{kb}KB")

@@ -26,6 +26,9 @@ use std::process::Stdio;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
+/// The background seccomp agent: yields (payload, number of descriptors received).
+pub type AgentThread = std::thread::JoinHandle<Result<(Vec<u8>, usize)>>;
+
 /// What a test gets: the host facts, the runtime, and a private directory and `--root`.
 pub struct Ctx<'a> {
     pub host: &'a Host,
@@ -154,10 +157,7 @@ impl<'a> Ctx<'a> {
     /// Acts as a seccomp agent on `listener` in the background: the returned thread accepts
     /// one connection (whenever the runtime makes it: during create or start), reads the
     /// payload, closes the received descriptors and returns (payload, number of descriptors).
-    pub fn seccomp_agent(
-        &self,
-        listener: &Path,
-    ) -> Result<std::thread::JoinHandle<Result<(Vec<u8>, usize)>>> {
+    pub fn seccomp_agent(&self, listener: &Path) -> Result<AgentThread> {
         let sock = ConsoleSocket::bind(listener)?;
         let timeout = self.timeout;
         Ok(std::thread::spawn(move || {

@@ -158,7 +158,7 @@ pub fn remove(v: &mut Value, ptr: &str) {
 
 /// Appends to the array at a JSON pointer (creating it).
 pub fn push(v: &mut Value, ptr: &str, item: Value) {
-    if v.pointer(ptr).is_none_or(|x| !x.is_array()) {
+    if !matches!(v.pointer(ptr), Some(Value::Array(_))) {
         set(v, ptr, Value::Array(Vec::new()));
     }
     v.pointer_mut(ptr)

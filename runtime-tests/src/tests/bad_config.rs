@@ -500,7 +500,7 @@ mod unit {
             m(&mut s);
             let errs =
                 crate::driver::schema::validate(&spec_dir, "config-schema.json", &s).unwrap();
-            if *invalid != !errs.is_empty() {
+            if *invalid == errs.is_empty() {
                 wrong.push(*id);
             }
         }

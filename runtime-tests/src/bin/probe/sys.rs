@@ -14,7 +14,7 @@ pub fn ret(r: libc::c_long) -> Result<i64, i32> {
     if r < 0 {
         Err(errno())
     } else {
-        Ok(r as i64)
+        Ok(r)
     }
 }
 

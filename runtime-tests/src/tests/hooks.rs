@@ -184,12 +184,22 @@ fn runs_on(ctx: &Ctx, kind: &str, phase: Phase) -> Result<()> {
         exists(&out, kind)
     );
     c.start()?;
-    ensure!(
-        exists(&out, kind) == (phase != Phase::Delete),
-        "{kind}: ran={} when start returned",
-        exists(&out, kind)
-    );
+    match (kind, phase) {
+        // startContainer runs in the container before the program: `start` may return first
+        ("startContainer", _) => {
+            ctx.poll(&format!("{kind} to run"), || {
+                Ok(exists(&out, kind).then_some(()))
+            })?;
+        }
+        // poststart MUST run before `start` returns
+        (_, Phase::Start) => ensure!(exists(&out, kind), "{kind} had not run when start returned"),
+        (_, Phase::Create) => {}
+        (_, Phase::Delete) => ensure!(!exists(&out, kind), "{kind} ran before delete"),
+    }
     c.wait_status("stopped")?;
+    if phase == Phase::Delete {
+        ensure!(!exists(&out, kind), "{kind} ran before delete");
+    }
     c.delete()?;
     ensure!(exists(&out, kind), "{kind} never ran");
     Ok(())

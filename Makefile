@@ -28,6 +28,8 @@ SHARED ?= $(abspath $(firstword $(wildcard $(CURDIR)/../shared $(CURDIR)/../../s
 SPEC_DIR ?= $(SHARED)/runtime-spec
 PEERS ?= /usr/bin/runc $(SHARED)/tools/crun-v1
 VM_RT_ARGS ?= -j 2
+# the guest runs under TCG on our machines: the whole suite takes 20 min (runc) to over an hour
+VM_TIMEOUT ?= 5400
 
 .PHONY: probe runtime-tests conformance conformance-peers conformance-vm conformance-vm-peers
 probe:
@@ -48,9 +50,9 @@ conformance-peers: runtime-tests probe
 
 # the same on pure cgroup v2: one VM boot for the whole run (../shared/vm/vm-run.sh)
 conformance-vm: runtime-tests probe
-	$(SHARED)/vm/vm-run.sh -- env RT_BIN_DIR=$(RT_BIN_DIR) SPEC_DIR=$(SPEC_DIR) \
+	$(SHARED)/vm/vm-run.sh --timeout $(VM_TIMEOUT) -- env RT_BIN_DIR=$(RT_BIN_DIR) SPEC_DIR=$(SPEC_DIR) \
 		RT_ARGS="$(VM_RT_ARGS) $(RT_ARGS)" runtime-tests/run-lane.sh $(RUNTIME)
 
 conformance-vm-peers: runtime-tests probe
-	$(SHARED)/vm/vm-run.sh -- env RT_BIN_DIR=$(RT_BIN_DIR) SPEC_DIR=$(SPEC_DIR) \
+	$(SHARED)/vm/vm-run.sh --timeout $(VM_TIMEOUT) -- env RT_BIN_DIR=$(RT_BIN_DIR) SPEC_DIR=$(SPEC_DIR) \
 		RT_ARGS="$(VM_RT_ARGS) $(RT_ARGS)" runtime-tests/run-lane.sh $(PEERS)

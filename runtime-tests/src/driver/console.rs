@@ -23,6 +23,33 @@ pub struct Console {
 }
 
 impl ConsoleSocket {
+    /// Waits for the runtime's connection while `alive` says it may still come.
+    fn accept_stream(
+        &self,
+        timeout: Duration,
+        alive: &mut impl FnMut() -> bool,
+    ) -> Result<UnixStream> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            match self.listener.accept() {
+                Ok((s, _)) => {
+                    s.set_nonblocking(false)?;
+                    return Ok(s);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    if !alive() {
+                        bail!("the runtime exited without connecting to the socket");
+                    }
+                    if Instant::now() > deadline {
+                        bail!("timed out waiting for the runtime on the socket");
+                    }
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
     pub fn bind(path: &Path) -> Result<ConsoleSocket> {
         let listener =
             UnixListener::bind(path).with_context(|| format!("bind {}", path.display()))?;
@@ -32,23 +59,7 @@ impl ConsoleSocket {
 
     /// Accepts the runtime's connection; `alive` tells whether the runtime may still connect.
     pub fn accept(&self, timeout: Duration, mut alive: impl FnMut() -> bool) -> Result<Console> {
-        let deadline = Instant::now() + timeout;
-        let stream = loop {
-            match self.listener.accept() {
-                Ok((s, _)) => break s,
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                    if !alive() {
-                        bail!("the runtime exited without connecting to the console socket");
-                    }
-                    if Instant::now() > deadline {
-                        bail!("timed out waiting for the runtime on the console socket");
-                    }
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-                Err(e) => return Err(e.into()),
-            }
-        };
-        stream.set_nonblocking(false)?;
+        let stream = self.accept_stream(timeout, &mut alive)?;
         let master = receive_fd(&stream)?;
         Ok(Console::new(master))
     }
@@ -62,23 +73,7 @@ impl ConsoleSocket {
         timeout: Duration,
         mut alive: impl FnMut() -> bool,
     ) -> Result<(Vec<u8>, Vec<OwnedFd>)> {
-        let deadline = Instant::now() + timeout;
-        let stream = loop {
-            match self.listener.accept() {
-                Ok((s, _)) => break s,
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                    if !alive() {
-                        bail!("the runtime exited without connecting to the socket");
-                    }
-                    if Instant::now() > deadline {
-                        bail!("timed out waiting for the runtime on the socket");
-                    }
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-                Err(e) => return Err(e.into()),
-            }
-        };
-        stream.set_nonblocking(false)?;
+        let stream = self.accept_stream(timeout, &mut alive)?;
         stream.set_read_timeout(Some(timeout))?;
         let (mut data, fds) = receive(&stream)?;
         let mut rest = Vec::new();

@@ -599,15 +599,15 @@ impl Runtime {
         Ok(pids)
     }
 
-    /// `delete <id>`: remove a stopped (or created) container; with `force`, kill it first.
+    /// `delete <id>`: remove a stopped container; with `force`, kill a live one first.
     pub fn delete(&self, id: &str, force: bool) -> Result<()> {
         let _lock = self.store.lock(id)?;
         let st = self.store.load(id)?;
         let status = self.status(&st);
         match status {
             Status::Stopped => {}
-            // runc deletes a created container without --force: it never ran anything.
-            Status::Created => self.kill_and_wait(&st)?,
+            // runtime.md: deleting a container that is not stopped MUST fail; `created` is not
+            // stopped (runc 1.1 deletes it anyway; containerd retries with --force).
             Status::Creating if !force => {
                 return Err(Error::DeleteNotStopped {
                     id: id.to_string(),

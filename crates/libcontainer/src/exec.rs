@@ -1138,13 +1138,10 @@ fn exec_stage(b: &ExecChild<'_>) -> Result<Infallible> {
             init::install_seccomp(f, &b.chan)?;
         }
     }
-    if p.caps_given {
-        capabilities::drop_bounding(&b.caps, b.last_cap)?;
-    }
+    // No `process.capabilities` means empty sets (as runc and crun): the process gets none.
+    capabilities::drop_bounding(&b.caps, b.last_cap)?;
     init::change_user(plan, &groups)?;
-    if p.caps_given {
-        capabilities::apply_sets(&b.caps, b.last_cap)?;
-    }
+    capabilities::apply_sets(&b.caps, b.last_cap)?;
     if let Some(mask) = p.umask {
         sys::set_umask(mask);
     }

@@ -252,9 +252,8 @@ pub struct ProcessPlan {
     pub umask: Option<u32>,
     pub terminal: bool,
     pub console_size: Option<(u16, u16)>,
+    /// The capability sets; `process.capabilities` absent means every set empty.
     pub caps: CapsPlan,
-    /// `process.capabilities` was given at all (when absent, no capability is changed).
-    pub caps_given: bool,
     pub rlimits: Vec<Rlimit>,
     pub no_new_privileges: bool,
     pub oom_score_adj: Option<i32>,
@@ -520,7 +519,6 @@ pub fn build(
             .console_size()
             .map(|b| (b.height() as u16, b.width() as u16)),
         caps: CapsPlan::from_spec(proc_.capabilities().as_ref()),
-        caps_given: proc_.capabilities().is_some(),
         rlimits,
         no_new_privileges: proc_.no_new_privileges().unwrap_or(false),
         oom_score_adj: proc_.oom_score_adj(),

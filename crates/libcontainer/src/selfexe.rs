@@ -114,8 +114,8 @@ pub fn classify(fd: BorrowedFd<'_>) -> Result<Option<Protection>, Errno> {
 /// without has it when:
 /// - hooks run inside it before privileges are dropped (createContainer, startContainer: they
 ///   hold every capability), or
-/// - CAP_SYS_PTRACE is in its bounding set (or `process.capabilities` is absent, which keeps
-///   the runtime's capabilities).
+/// - CAP_SYS_PTRACE is in its bounding set (an absent `process.capabilities` means no
+///   capabilities at all).
 ///
 /// Pure.
 pub fn needed_for(spec: &oci_spec::runtime::Spec) -> bool {
@@ -135,17 +135,12 @@ pub fn needed_for(spec: &oci_spec::runtime::Spec) -> bool {
     if hooks_inside {
         return true;
     }
-    match spec
-        .process()
+    // No `process.capabilities` means empty sets, so no CAP_SYS_PTRACE.
+    spec.process()
         .as_ref()
         .and_then(|p| p.capabilities().as_ref())
-    {
-        None => true,
-        Some(c) => c
-            .bounding()
-            .as_ref()
-            .is_some_and(|b| b.contains(&Capability::SysPtrace)),
-    }
+        .and_then(|c| c.bounding().as_ref())
+        .is_some_and(|b| b.contains(&Capability::SysPtrace))
 }
 
 /// For `exec`: [`needed_for`] of the container's saved config, or the exec'd process is given
@@ -376,9 +371,9 @@ mod tests {
         let ptrace = serde_json::json!({"process": {"cwd": "/", "args": ["sh"], "user": {"uid": 0, "gid": 0},
             "capabilities": {"bounding": ["CAP_SYS_PTRACE"]}}});
         assert!(needed_for(&spec(ptrace.clone())));
-        // Capabilities absent: the runtime's full set is kept.
+        // Capabilities absent: the process gets none.
         let nocaps = serde_json::json!({"process": {"cwd": "/", "args": ["sh"], "user": {"uid": 0, "gid": 0}}});
-        assert!(needed_for(&spec(nocaps)));
+        assert!(!needed_for(&spec(nocaps)));
         // A user namespace of its own: its CAP_SYS_PTRACE does not reach the host's mm.
         let mut userns = ptrace;
         userns["linux"] = serde_json::json!({"namespaces": [{"type": "user"}, {"type": "mount"}],

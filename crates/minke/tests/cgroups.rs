@@ -970,3 +970,53 @@ fn runc_is_installed() {
     assert!(o.status.success());
     assert!(Path::new(BUSYBOX).exists());
 }
+
+/// Two containers under a parent cgroup the first one created: deleting the first must not
+/// take the second's cgroup with it. The second has stopped (its cgroup is empty, which an
+/// rmdir would not refuse), yet its cgroup is still its own until it is deleted — containerd
+/// reads memory.events of a stopped container for its OOM report.
+#[test]
+fn a_shared_parent_cgroup_outlives_the_container_that_made_it() {
+    let mut b = Bundle::new(&["sleep", "60"]);
+    let parent = format!("minke-shared-{}", std::process::id());
+    b.config["linux"]["cgroupsPath"] = json!(format!("/{parent}/first"));
+    assert!(b.create("first", &[]).status.success());
+    b.config["linux"]["cgroupsPath"] = json!(format!("/{parent}/second"));
+    b.config["process"]["args"] = json!(["true"]);
+    assert!(b.create("second", &[]).status.success());
+    assert!(b.cmd(&["start", "second"]).status.success());
+    b.wait_status("second", "stopped");
+    assert!(b.cmd(&["delete", "--force", "first"]).status.success());
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let hierarchies: Vec<String> = mounts
+        .lines()
+        .filter(|l| l.contains(" - cgroup"))
+        .filter_map(|l| l.split(' ').nth(4).map(str::to_string))
+        .collect();
+    for mp in &hierarchies {
+        let p = Path::new(mp).join(&parent);
+        assert!(
+            !p.join("first").exists(),
+            "{}/first left behind",
+            p.display()
+        );
+        assert!(
+            p.join("second").is_dir(),
+            "{}/second was removed with the first container",
+            p.display()
+        );
+    }
+    assert!(b.cmd(&["delete", "second"]).status.success());
+    // Nothing of either container is left. The parent, made by the first container while the
+    // second still had its cgroup in it, is left (empty): neither may remove what it did not
+    // make or what was in use (runc leaves parents behind too). The test removes it.
+    for mp in &hierarchies {
+        let p = Path::new(mp).join(&parent);
+        assert!(
+            !p.join("second").exists(),
+            "{}/second left behind",
+            p.display()
+        );
+        let _ = std::fs::remove_dir(&p);
+    }
+}

@@ -314,7 +314,7 @@ fn hostname_and_domainname() {
     b.config.as_object_mut().unwrap().remove("domainname");
     assert_eq!(on_both(&mut b, "uts2"), "box\n(none)\n");
     namespaces(&mut b).retain(|n| n["type"] != "uts");
-    expect_create_error(&b, "hostname: cannot be set without a new UTS namespace");
+    expect_create_error(&b, "hostname: cannot be set without a UTS namespace");
 }
 
 #[test]
@@ -591,7 +591,7 @@ fn hook_failures() {
     // A failing poststop hook only warns: delete succeeds.
     b.config["hooks"] = json!({"poststop": [{"path": "/bin/false"}]});
     assert!(b.create("pst", &[]).status.success());
-    let out = b.cmd(&["delete", "pst"]);
+    let out = b.cmd(&["delete", "--force", "pst"]);
     assert!(out.status.success());
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("level=warning"),

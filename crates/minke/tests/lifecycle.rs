@@ -95,8 +95,13 @@ fn kill_signal_names_and_created_containers() {
         "{}",
         stderr(&out)
     );
-    // delete of a created container works without --force (it never ran anything).
-    assert!(b.cmd(&["delete", "k"]).status.success());
+    // runtime.md: delete of a container that is not stopped fails — `created` included — and
+    // has no effect; --force kills it first.
+    let out = b.cmd(&["delete", "k"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("cannot delete container k that is not stopped: created"));
+    assert_eq!(b.status("k"), "created");
+    assert!(b.cmd(&["delete", "--force", "k"]).status.success());
     assert!(b.leftovers().is_empty());
 }
 

@@ -651,8 +651,22 @@ fn no_command_takes_a_reused_pid_for_the_container() {
     assert!(b.create("reuse", &[]).status.success());
     let path = b.root.join("reuse/state.json");
     let saved = std::fs::read(&path).unwrap();
-    let mut decoy = Command::new("sleep").arg("60").spawn().unwrap();
     let mut st: Value = serde_json::from_slice(&saved).unwrap();
+    // Start times count clock ticks (10 ms): a decoy started in the init's own tick would be
+    // indistinguishable — which real pid reuse cannot produce (the pid space would have to
+    // wrap within the tick). Take one from a later tick.
+    let start_of = |pid: u32| -> u64 {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+        let after = &stat[stat.rfind(')').unwrap() + 2..];
+        after.split(' ').nth(19).unwrap().parse().unwrap()
+    };
+    let init_start = st["pid_start_time"].as_u64().unwrap();
+    let mut decoy = Command::new("sleep").arg("60").spawn().unwrap();
+    while start_of(decoy.id()) == init_start {
+        let _ = decoy.kill();
+        let _ = decoy.wait();
+        decoy = Command::new("sleep").arg("60").spawn().unwrap();
+    }
     st["pid"] = json!(decoy.id());
     std::fs::write(&path, serde_json::to_vec(&st).unwrap()).unwrap();
 

@@ -123,19 +123,29 @@ impl Cgroup {
             });
             let idx = self.saved.dirs.len() - 1;
             let cpuset = d.hierarchy.has("cpuset");
-            let mut cur = d.mount_point.clone();
-            for comp in rel.components() {
-                let next = cur.join(comp);
-                match fs::create_dir(&next) {
-                    Ok(()) => self.saved.dirs[idx].created.push(next.clone()),
-                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-                    Err(source) => return Err(CgroupError::Mkdir { path: next, source }),
+            // A parent that exists when we look may be removed by another container's delete
+            // before we make our directory in it (ENOENT): walk the chain again, a few times.
+            let mut attempts = 0;
+            'chain: loop {
+                attempts += 1;
+                let mut cur = d.mount_point.clone();
+                for comp in rel.components() {
+                    let next = cur.join(comp);
+                    match fs::create_dir(&next) {
+                        Ok(()) => self.saved.dirs[idx].created.push(next.clone()),
+                        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                        Err(e) if e.kind() == io::ErrorKind::NotFound && attempts < 5 => {
+                            continue 'chain;
+                        }
+                        Err(source) => return Err(CgroupError::Mkdir { path: next, source }),
+                    }
+                    if cpuset {
+                        // A v1 cpuset starts with empty cpus/mems and then admits no process.
+                        inherit_cpuset(&cur, &next)?;
+                    }
+                    cur = next;
                 }
-                if cpuset {
-                    // A v1 cpuset starts with empty cpus/mems and then admits no process.
-                    inherit_cpuset(&cur, &next)?;
-                }
-                cur = next;
+                break;
             }
         }
         if let Some(u) = plan.dirs.iter().find(|d| d.hierarchy == Hierarchy::Unified) {
@@ -250,7 +260,15 @@ impl Cgroup {
         let mut first_err = None;
         for d in &self.saved.dirs {
             for dir in d.created.iter().rev() {
-                if let Err(e) = remove_tree(dir) {
+                // The container's own directory goes with whatever the container made in it. A
+                // parent we created goes only if it is empty now: other containers may have
+                // made theirs in it since, and those are not ours to remove.
+                let res = if *dir == d.path {
+                    remove_tree(dir)
+                } else {
+                    remove_if_empty(dir)
+                };
+                if let Err(e) = res {
                     first_err.get_or_insert(e);
                 }
             }
@@ -697,6 +715,20 @@ fn v1_period_and_value<P: ToString, V: ToString>(
 }
 
 /// Removes `dir` and every cgroup below it, deepest first.
+/// rmdir of a parent cgroup we created; one that still has child cgroups (EBUSY) or is gone
+/// is left as it is.
+fn remove_if_empty(dir: &Path) -> Result<(), CgroupError> {
+    match fs::remove_dir(dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) if matches!(e.raw_os_error(), Some(libc::EBUSY) | Some(libc::ENOTEMPTY)) => Ok(()),
+        Err(source) => Err(CgroupError::Rmdir {
+            path: dir.to_path_buf(),
+            source,
+        }),
+    }
+}
+
 fn remove_tree(dir: &Path) -> Result<(), CgroupError> {
     let entries = match fs::read_dir(dir) {
         Ok(e) => e,

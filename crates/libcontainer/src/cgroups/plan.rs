@@ -101,7 +101,7 @@ pub struct Write {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DevicePlan {
-    /// The defaults plus `linux.devices`, re-applied after every deny-all.
+    /// The default devices, re-applied after every deny-all.
     pub base: Vec<SourcedRule>,
     pub policy: DevicePolicy,
 }
@@ -156,23 +156,16 @@ pub fn plan(host: &CgroupHost, id: &str, linux: Option<&Linux>) -> Result<Cgroup
     };
     let unified_controllers = unified_controllers(&writes);
 
-    let mut base: Vec<SourcedRule> = devices::default_allowed()
+    let base: Vec<SourcedRule> = devices::default_allowed()
         .into_iter()
         .map(|rule| SourcedRule {
             field: "default devices".into(),
             rule,
         })
         .collect();
-    if let Some(devs) = linux.and_then(|l| l.devices().as_ref()) {
-        for (i, d) in devs.iter().enumerate() {
-            if let Some(rule) = devices::rule_from_linux_device(i, d)? {
-                base.push(SourcedRule {
-                    field: format!("linux.devices[{i}]"),
-                    rule,
-                });
-            }
-        }
-    }
+    // `linux.devices` entries get no rule of their own: what the cgroup lets the container use
+    // is `linux.resources.devices` on top of the default devices (as runc and crun do; a
+    // deny-all there also covers devices created from `linux.devices`).
     let policy = device_policy(host, resources, &base)?.unwrap_or_else(|| {
         // No rules of the user's: the base rules on a new cgroup leave it allowing everything.
         DevicePolicy::default()
@@ -429,17 +422,17 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn linux_devices_are_allowed_after_deny_all() {
+    fn linux_devices_are_not_allowed_by_themselves() {
         let l = linux(
             r#"{"devices": [{"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229}],
                 "resources": {"devices": [{"allow": false, "access": "rwm"}]}}"#,
         );
         let p = plan(&hybrid_host(), "c", Some(&l)).unwrap();
         use crate::cgroups::devices::{Access, DeviceKind};
-        assert!(p
+        assert!(!p
             .devices
             .policy
-            .allows(DeviceKind::Char, 10, 229, Access::ALL));
+            .allows(DeviceKind::Char, 10, 229, Access::READ));
         assert!(p.devices.policy.allows(DeviceKind::Char, 1, 3, Access::ALL));
         assert!(!p
             .devices

@@ -634,13 +634,10 @@ fn start(
             install_seccomp(f, chan)?;
         }
     }
-    if p.caps_given {
-        capabilities::drop_bounding(&a.caps, a.last_cap)?;
-    }
+    // No `process.capabilities` means empty sets (as runc and crun): the process gets none.
+    capabilities::drop_bounding(&a.caps, a.last_cap)?;
     change_user(plan, groups)?;
-    if p.caps_given {
-        capabilities::apply_sets(&a.caps, a.last_cap)?;
-    }
+    capabilities::apply_sets(&a.caps, a.last_cap)?;
     if let Some(mask) = p.umask {
         sys::set_umask(mask);
     }

@@ -284,7 +284,7 @@ pub fn prepare(
         None::<&str>,
         "/",
         None::<&str>,
-        MsFlags::from_bits_truncate(plan.rootfs_propagation),
+        MsFlags::from_bits_retain(plan.rootfs_propagation),
         None::<&str>,
     )
     .map_err(|source| RootfsError::Path {
@@ -292,7 +292,11 @@ pub fn prepare(
         path: "/".into(),
         source,
     })?;
-    if plan.rootfs_propagation & flags::SHARED != 0 {
+    // pivot_root refuses a new root whose parent mount is shared. A recursive slave/private
+    // propagation (the default rslave) already left no shared mount; anything else — a shared
+    // or a non-recursive propagation, which leaves the submounts shared — needs the rootfs's
+    // parent mount made private (as runc does).
+    if plan.rootfs_propagation & flags::SHARED != 0 || plan.rootfs_propagation & flags::REC == 0 {
         make_parent_private(rootfs)?;
     }
     mount(
@@ -459,7 +463,7 @@ fn mount_one(
         Some(&source),
         &fd_path(target.as_fd()),
         Some(m.fstype.as_str()),
-        MsFlags::from_bits_truncate(mflags),
+        MsFlags::from_bits_retain(mflags),
         data,
     );
     res.map_err(|e| mount_err(m, e))?;
@@ -643,7 +647,7 @@ pub fn remount_bind(target: BorrowedFd<'_>, set: u64, clear: u64) -> Result<(), 
         None::<&str>,
         &fd_path(target),
         None::<&str>,
-        MsFlags::from_bits_truncate(all),
+        MsFlags::from_bits_retain(all),
         None::<&str>,
     )
 }
@@ -658,7 +662,7 @@ fn apply_propagation_and_attrs(root: BorrowedFd<'_>, m: &MountPlan) -> Result<()
             None::<&str>,
             &fd_path(t.as_fd()),
             None::<&str>,
-            MsFlags::from_bits_truncate(*p),
+            MsFlags::from_bits_retain(*p),
             None::<&str>,
         )
         .map_err(step_err(m, "changing propagation of"))?;
@@ -697,7 +701,7 @@ fn mount_cgroup(
                 Some("cgroup2"),
                 &fd_path(target.as_fd()),
                 Some("cgroup2"),
-                MsFlags::from_bits_truncate(base),
+                MsFlags::from_bits_retain(base),
                 None::<&str>,
             )
             .map_err(|e| mount_err(m, e))?;
@@ -725,7 +729,7 @@ fn mount_cgroup(
         Some("tmpfs"),
         &fd_path(target.as_fd()),
         Some("tmpfs"),
-        MsFlags::from_bits_truncate(base & !flags::RDONLY),
+        MsFlags::from_bits_retain(base & !flags::RDONLY),
         Some("mode=755"),
     )
     .map_err(|e| mount_err(m, e))?;
@@ -738,7 +742,7 @@ fn mount_cgroup(
                 Some("cgroup"),
                 &fd_path(t.as_fd()),
                 Some("cgroup"),
-                MsFlags::from_bits_truncate(base),
+                MsFlags::from_bits_retain(base),
                 Some(opts.as_str()),
             )
             .map_err(|e| mount_err(m, e))?;
@@ -767,7 +771,7 @@ fn mount_cgroup(
             None::<&str>,
             &fd_path(t.as_fd()),
             None::<&str>,
-            MsFlags::from_bits_truncate(base | flags::REMOUNT),
+            MsFlags::from_bits_retain(base | flags::REMOUNT),
             Some("mode=755"),
         )
         .map_err(step_err(m, "remounting read-only"))?;
@@ -949,7 +953,7 @@ pub fn enter(prepared: &Prepared, plan: &Plan) -> Result<(), RootfsError> {
             None::<&str>,
             "/",
             None::<&str>,
-            MsFlags::from_bits_truncate(plan.rootfs_propagation),
+            MsFlags::from_bits_retain(plan.rootfs_propagation),
             None::<&str>,
         )
         .map_err(|source| RootfsError::Path {

@@ -313,8 +313,9 @@ fn check_id_mappings(spec: &Spec) -> Result<(), InvalidSpec> {
 }
 
 fn check_hostname(spec: &Spec) -> Result<(), InvalidSpec> {
-    let uts = namespaces(spec).find(|n| n.typ() == LinuxNamespaceType::Uts);
-    let private_uts = uts.is_some_and(|n| n.path().is_none());
+    // A UTS namespace of the container's own: new, or joined by path (then the hostname is set
+    // in the joined namespace, as runc does).
+    let private_uts = has_namespace(spec, LinuxNamespaceType::Uts);
     for (field, value) in [
         ("hostname", spec.hostname()),
         ("domainname", spec.domainname()),
@@ -326,7 +327,7 @@ fn check_hostname(spec: &Spec) -> Result<(), InvalidSpec> {
         if !private_uts {
             return Err(InvalidSpec::new(
                 field,
-                "cannot be set without a new UTS namespace (linux.namespaces)",
+                "cannot be set without a UTS namespace of the container's own (linux.namespaces)",
             ));
         }
         if v.len() > 64 {
@@ -379,12 +380,6 @@ fn check_devices(spec: &Spec) -> Result<(), InvalidSpec> {
             return Err(InvalidSpec::new(
                 format!("linux.devices[{i}].path"),
                 format!("{p:?} must be an absolute path"),
-            ));
-        }
-        if !p.starts_with("/dev") {
-            return Err(InvalidSpec::new(
-                format!("linux.devices[{i}].path"),
-                format!("{p:?} is not under /dev"),
             ));
         }
         match d.typ() {

@@ -21,7 +21,7 @@ pub mod ebpf;
 
 use std::fmt;
 
-use oci_spec::runtime::{LinuxDevice, LinuxDeviceCgroup, LinuxDeviceType};
+use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType};
 use serde::{Deserialize, Serialize};
 
 use super::CgroupError;
@@ -279,35 +279,6 @@ pub fn rule_from_spec(index: usize, d: &LinuxDeviceCgroup) -> Result<DeviceRule,
         key: DeviceKey { kind, major, minor },
         access,
     })
-}
-
-/// The allow rule for a device in `linux.devices[i]` (none for a fifo, which the device cgroup
-/// does not govern).
-pub fn rule_from_linux_device(
-    index: usize,
-    d: &LinuxDevice,
-) -> Result<Option<DeviceRule>, CgroupError> {
-    let base = format!("linux.devices[{index}]");
-    let kind = match d.typ() {
-        LinuxDeviceType::C | LinuxDeviceType::U => DeviceKind::Char,
-        LinuxDeviceType::B => DeviceKind::Block,
-        LinuxDeviceType::P => return Ok(None),
-        LinuxDeviceType::A => {
-            return Err(CgroupError::invalid(
-                format!("{base}.type"),
-                "must be c, b, u or p",
-            ))
-        }
-    };
-    Ok(Some(DeviceRule::Entry {
-        allow: true,
-        key: DeviceKey {
-            kind,
-            major: device_number(&format!("{base}.major"), Some(d.major()))?,
-            minor: device_number(&format!("{base}.minor"), Some(d.minor()))?,
-        },
-        access: Access::ALL,
-    }))
 }
 
 /// The full ordered rule list: `base` (defaults and `linux.devices`) first and again after every
@@ -717,18 +688,6 @@ mod tests {
                 ("devices.allow", "a".to_string()),
                 ("devices.deny", "c 1:3 w".to_string())
             ]
-        );
-    }
-
-    #[test]
-    fn linux_devices_become_allow_rules() {
-        let d: LinuxDevice = serde_json::from_str(
-            r#"{"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229}"#,
-        )
-        .unwrap();
-        assert_eq!(
-            rule_from_linux_device(0, &d).unwrap(),
-            Some(entry(true, C, Some(10), Some(229), "rwm"))
         );
     }
 }

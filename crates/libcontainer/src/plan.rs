@@ -194,6 +194,8 @@ pub struct DevicePlan {
     pub mode: u32,
     pub uid: u32,
     pub gid: u32,
+    /// From `linux.devices` (an existing mismatching file is then an error), not a default.
+    pub configured: bool,
 }
 
 /// The capability sets of the process; `None` means "empty set".
@@ -305,6 +307,7 @@ pub fn default_devices() -> Vec<DevicePlan> {
         mode: 0o666,
         uid: 0,
         gid: 0,
+        configured: false,
     };
     vec![
         chr("null", 1, 3),
@@ -472,6 +475,7 @@ pub fn build(
             mode: d.file_mode().unwrap_or(0o666) & 0o7777,
             uid: d.uid().unwrap_or(0),
             gid: d.gid().unwrap_or(0),
+            configured: true,
         };
         // A configured device replaces a default one at the same path.
         devices.retain(|x| x.path != dev.path);

@@ -67,6 +67,8 @@ pub enum RootfsError {
         #[source]
         source: Errno,
     },
+    #[error("linux.devices: {path} already exists in the rootfs and is not the requested device")]
+    DeviceExists { path: PathBuf },
     #[error("linux.devices: creating {path}")]
     Device {
         path: PathBuf,
@@ -297,7 +299,7 @@ pub fn prepare(
     // or a non-recursive propagation, which leaves the submounts shared — needs the rootfs's
     // parent mount made private (as runc does).
     if plan.rootfs_propagation & flags::SHARED != 0 || plan.rootfs_propagation & flags::REC == 0 {
-        make_parent_private(rootfs)?;
+        make_parent_private(rootfs, plan.rootfs_propagation & flags::SLAVE != 0)?;
     }
     mount(
         Some(rootfs),
@@ -337,7 +339,9 @@ pub fn prepare(
     Ok(Prepared { root })
 }
 
-fn make_parent_private(rootfs: &Path) -> Result<(), RootfsError> {
+/// Make the mount containing the rootfs non-shared, as pivot_root needs: a slave when the
+/// container's root is to be a slave (so host mounts still propagate into it), else private.
+fn make_parent_private(rootfs: &Path, slave: bool) -> Result<(), RootfsError> {
     // The mount point containing the rootfs: the longest mountinfo mount point it is under.
     let info = std::fs::read_to_string("/proc/self/mountinfo").map_err(|e| RootfsError::Path {
         what: "reading",
@@ -352,17 +356,17 @@ fn make_parent_private(rootfs: &Path) -> Result<(), RootfsError> {
             best = mp;
         }
     }
-    mount(
-        None::<&str>,
-        &best,
-        None::<&str>,
-        MsFlags::MS_PRIVATE,
-        None::<&str>,
-    )
-    .map_err(|source| RootfsError::Path {
-        what: "making the rootfs parent mount private",
-        path: best,
-        source,
+    let prop = if slave {
+        MsFlags::MS_SLAVE
+    } else {
+        MsFlags::MS_PRIVATE
+    };
+    mount(None::<&str>, &best, None::<&str>, prop, None::<&str>).map_err(|source| {
+        RootfsError::Path {
+            what: "making the rootfs parent mount non-shared",
+            path: best,
+            source,
+        }
     })
 }
 
@@ -813,14 +817,37 @@ fn create_device(root: BorrowedFd<'_>, d: &DevicePlan, in_userns: bool) -> Resul
         )
         .map_err(err);
     }
-    // Replace whatever is there (a regular file or stale node in an image's /dev).
-    match nix::unistd::unlinkat(
+    // Something already there: the same device is kept; anything else is an error for a
+    // configured device (config-linux.md: "If a file already exists at path that does not
+    // match the requested device, the runtime MUST generate an error") and is replaced for a
+    // default one (an image's stale /dev entry).
+    match nix::sys::stat::fstatat(
         dirfd.as_fd(),
         Path::new(name),
-        nix::unistd::UnlinkatFlags::NoRemoveDir,
+        nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
     ) {
-        Ok(()) | Err(Errno::ENOENT) => {}
+        Err(Errno::ENOENT) => {}
         Err(e) => return Err(err(e)),
+        Ok(st) => {
+            let same = st.st_mode & libc::S_IFMT == d.kind
+                && (d.kind == libc::S_IFIFO
+                    || (nix::sys::stat::major(st.st_rdev) == d.major
+                        && nix::sys::stat::minor(st.st_rdev) == d.minor));
+            if same {
+                return set_device_owner_mode(dirfd.as_fd(), name, d).map_err(err);
+            }
+            if d.configured {
+                return Err(RootfsError::DeviceExists {
+                    path: d.path.clone(),
+                });
+            }
+            nix::unistd::unlinkat(
+                dirfd.as_fd(),
+                Path::new(name),
+                nix::unistd::UnlinkatFlags::NoRemoveDir,
+            )
+            .map_err(err)?;
+        }
     }
     let kind = SFlag::from_bits_truncate(d.kind);
     let dev = nix::sys::stat::makedev(d.major, d.minor);
@@ -832,23 +859,36 @@ fn create_device(root: BorrowedFd<'_>, d: &DevicePlan, in_userns: bool) -> Resul
         dev,
     )
     .map_err(err)?;
+    set_device_owner_mode(dirfd.as_fd(), name, d).map_err(err)
+}
+
+/// Owner and mode of a device node as configured (chmod after chown: chown clears set-id bits,
+/// and mknod's mode went through the umask).
+fn set_device_owner_mode(
+    dirfd: BorrowedFd<'_>,
+    name: &std::ffi::OsStr,
+    d: &DevicePlan,
+) -> Result<(), Errno> {
     fchownat(
-        dirfd.as_fd(),
+        dirfd,
         Path::new(name),
         Some(Uid::from_raw(d.uid)),
         Some(Gid::from_raw(d.gid)),
         nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
-    )
-    .map_err(err)?;
-    // mknod's mode is filtered by the umask (0 here) but chmod once more for setuid bits.
+    )?;
     nix::sys::stat::fchmodat(
-        dirfd.as_fd(),
+        dirfd,
         Path::new(name),
         Mode::from_bits_truncate(d.mode),
-        nix::sys::stat::FchmodatFlags::FollowSymlink,
+        nix::sys::stat::FchmodatFlags::NoFollowSymlink,
     )
-    .map_err(err)?;
-    Ok(())
+    .or_else(|e| {
+        if e == Errno::EOPNOTSUPP {
+            Ok(())
+        } else {
+            Err(e)
+        }
+    })
 }
 
 fn dev_symlinks(root: BorrowedFd<'_>, plan: &Plan) -> Result<(), RootfsError> {

@@ -381,7 +381,14 @@ impl Runtime {
                 cgroup_mounts: cgroup_mount_info(&cg_host, cg),
                 caps,
                 last_cap,
-                clone_into: cg.clone_into_fd(),
+                // Cloning into a cgroup charges the clone to its pids limit: with `pids.limit`
+                // 0 the clone itself would fail (EAGAIN), a migration would not.
+                clone_into: if pids_limit_zero(&loaded.spec) {
+                    None
+                } else {
+                    cg.clone_into_fd()
+                },
+                has_unified: cg.paths().any(|(h, _)| *h == Hierarchy::Unified),
                 seccomp,
                 idmapped: crate::rootfs::idmap::prepare(&plan)?,
                 net_devices: net_devices.clone(),
@@ -706,8 +713,10 @@ impl CreateHost for Host<'_> {
         &mut self,
         pid: Pid,
         cloned_into: bool,
+        v1_by_child: bool,
     ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-        self.cgroup.add_cloned_process(pid.as_raw(), cloned_into)?;
+        self.cgroup
+            .add_cloned_process(pid.as_raw(), cloned_into, v1_by_child)?;
         Ok(())
     }
 
@@ -754,6 +763,15 @@ impl Drop for Cleanup<'_> {
             let _ = self.rt.store.remove(&self.id);
         }
     }
+}
+
+/// `linux.resources.pids.limit` is 0 (a real limit since spec 1.3).
+fn pids_limit_zero(spec: &oci_spec::runtime::Spec) -> bool {
+    spec.linux()
+        .as_ref()
+        .and_then(|l| l.resources().as_ref())
+        .and_then(|r| r.pids().as_ref())
+        .is_some_and(|p| p.limit() == 0)
 }
 
 /// How the container's `cgroup` mounts are laid out: which host directory to bind for each

@@ -223,12 +223,18 @@ impl Cgroup {
     /// Place a *single-threaded* process, cloned into [`Cgroup::clone_into_fd`] when
     /// `cloned_into`, in the hierarchies it is not in yet, from outside (when it cannot move
     /// itself with [`Cgroup::v1_task_files`], e.g. it is already in a user namespace).
-    pub fn add_cloned_process(&self, pid: i32, cloned_into: bool) -> Result<(), CgroupError> {
+    /// `v1_by_child`: the process moves itself into the v1 hierarchies (`tasks` <- 0).
+    pub fn add_cloned_process(
+        &self,
+        pid: i32,
+        cloned_into: bool,
+        v1_by_child: bool,
+    ) -> Result<(), CgroupError> {
         for d in &self.saved.dirs {
             let file = match d.hierarchy {
                 Hierarchy::Unified if cloned_into => continue,
-                Hierarchy::Unified => "cgroup.procs",
-                Hierarchy::V1 { .. } => "cgroup.procs",
+                Hierarchy::V1 { .. } if v1_by_child => continue,
+                Hierarchy::Unified | Hierarchy::V1 { .. } => "cgroup.procs",
             };
             let path = d.path.join(file);
             write_raw(&path, &pid.to_string()).map_err(|source| CgroupError::AddProcess {

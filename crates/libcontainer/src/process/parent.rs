@@ -65,17 +65,20 @@ pub struct SpawnArgs<'a> {
     /// The v1 `tasks` files the child writes `0` to, to join its cgroup itself; used only when
     /// the child starts in the runtime's user namespace (it must be able to write them).
     pub v1_tasks: Vec<std::path::PathBuf>,
+    /// The container has a cgroup2 directory (pure v2 or hybrid).
+    pub has_unified: bool,
 }
 
 /// Callbacks into the runtime during create.
 pub trait CreateHost {
-    /// Put the (single-threaded) child `pid` into the container's cgroup; `cloned_into` says
-    /// it was cloned straight into the cgroup2 directory. Not called when the child joins the
-    /// v1 hierarchies itself (see `SpawnArgs::self_join`).
+    /// Put the (single-threaded) child `pid` into the container's cgroup: the hierarchies it
+    /// is not in yet. `cloned_into`: it was cloned straight into the cgroup2 directory;
+    /// `v1_by_child`: it moves itself into the v1 hierarchies.
     fn place_in_cgroup(
         &mut self,
         pid: Pid,
         cloned_into: bool,
+        v1_by_child: bool,
     ) -> Result<(), Box<dyn std::error::Error + Send + Sync>>;
     /// The state JSON for hooks, with `pid` as the init pid.
     fn hook_state(&self, pid: Pid) -> String;
@@ -151,6 +154,7 @@ pub fn spawn(args: SpawnArgs<'_>, host: &mut dyn CreateHost) -> Result<Spawned, 
     // `Cgroup::v1_task_files`); one born in a new user namespace cannot, so we move it.
     let self_join = flags & libc::CLONE_NEWUSER == 0;
     let v1_tasks = if self_join { args.v1_tasks } else { Vec::new() };
+    let has_unified = args.has_unified;
     // Non-dumpable before the clone, so that the child is so from its first instruction, before
     // it is in any of the container's namespaces: until it execs the user process it runs this
     // binary with the runtime's fds and memory, and a process in the container (a
@@ -193,8 +197,12 @@ pub fn spawn(args: SpawnArgs<'_>, host: &mut dyn CreateHost) -> Result<Spawned, 
     if flags & libc::CLONE_NEWUSER != 0 {
         write_maps(child, plan)?;
     }
-    if !self_join {
-        host.place_in_cgroup(child, args.clone_into.is_some())
+    // What the child does not join itself (the v1 hierarchies when `self_join`) and was not
+    // cloned into (the cgroup2 directory) we move it into; a v2-only host cloned into its
+    // cgroup with a self-joining child has nothing left.
+    let cloned_into = args.clone_into.is_some();
+    if !(self_join && (cloned_into || !has_unified)) {
+        host.place_in_cgroup(child, cloned_into, self_join)
             .map_err(ParentError::Cgroup)?;
     }
     chan.send(&ParentMsg::Proceed)?;

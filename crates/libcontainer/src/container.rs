@@ -99,6 +99,8 @@ pub enum Error {
     Idmap(#[from] crate::rootfs::idmap::IdmapError),
     #[error(transparent)]
     NetDev(#[from] crate::netdev::NetDevError),
+    #[error(transparent)]
+    Lsm(#[from] crate::lsm::LsmError),
 }
 
 type Result<T, E = Error> = std::result::Result<T, E>;
@@ -823,16 +825,7 @@ pub(crate) fn check_host(plan: &Plan) -> Result<()> {
             "linux.namespaces: a mount namespace is required to set up the root filesystem".into(),
         ));
     }
-    if let Some(p) = &plan.process.apparmor_profile {
-        if !Path::new("/sys/kernel/security/apparmor").exists() {
-            return Err(Error::Unsupported(format!(
-                "process.apparmorProfile: {p:?} given but AppArmor is not enabled on this host"
-            )));
-        }
-        return Err(Error::Unsupported(format!(
-            "process.apparmorProfile: {p:?}: applying AppArmor profiles is not supported yet"
-        )));
-    }
+    crate::lsm::check_apparmor(plan.process.apparmor_profile.as_deref())?;
     if plan.mount_label.is_some() && !Path::new("/sys/fs/selinux/enforce").exists() {
         return Err(Error::Unsupported(
             "linux.mountLabel: given but SELinux is not enabled on this host".into(),

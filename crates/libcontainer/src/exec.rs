@@ -165,6 +165,10 @@ pub enum ExecError {
     Seccomp(#[from] SeccompError),
     #[error(transparent)]
     Tty(#[from] TtyError),
+    #[error(transparent)]
+    Procfs(#[from] crate::rootfs::procfs::ProcFsError),
+    #[error(transparent)]
+    Lsm(#[from] crate::lsm::LsmError),
     #[error("{what}")]
     Sys {
         what: String,
@@ -1130,6 +1134,12 @@ fn exec_stage(b: &ExecChild<'_>) -> Result<Infallible> {
         .filter_map(|s| CString::new(s.as_bytes()).ok())
         .collect();
 
+    // AppArmor, as in the init: the profile for the execve, through a procfs instance of our own
+    // (made here, in the container's pid namespace), not the container's /proc.
+    if let Some(profile) = &p.apparmor_profile {
+        let proc = crate::rootfs::ProcFs::open()?;
+        crate::lsm::apparmor_exec(&proc, profile)?;
+    }
     b.chan.send(&InitReply::Executing)?;
     // As in the init: without no_new_privs the filter needs CAP_SYS_ADMIN, so it goes in first.
     let mut filter = b.seccomp.take();

@@ -18,8 +18,8 @@
 //! - `linux.memoryPolicy`: every mode and flag of the spec, applied with set_mempolicy (a mode
 //!   the kernel is too old for is refused by it, naming the field).
 //! - `linux.mountExtensions.idmap`, `linux.netDevices`: implemented.
-//! - AppArmor and SELinux process labels: not implemented (`enabled: false`; a config asking
-//!   for them is refused).
+//! - AppArmor: `enabled` when the host has AppArmor active (profiles are applied then, and
+//!   refused otherwise); SELinux labels: not implemented (`enabled: false`; refused).
 
 use std::collections::BTreeMap;
 
@@ -227,7 +227,9 @@ pub fn features() -> Features {
                 rdma: true,
             },
             seccomp: seccomp::features(),
-            apparmor: Enabled { enabled: false },
+            apparmor: Enabled {
+                enabled: crate::lsm::apparmor_enabled(),
+            },
             selinux: Enabled { enabled: false },
             intel_rdt: IntelRdtFeatures {
                 enabled: true,

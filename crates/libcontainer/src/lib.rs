@@ -12,6 +12,7 @@ pub mod container;
 pub mod exec;
 pub mod features;
 pub mod hooks;
+pub mod lsm;
 pub mod netdev;
 pub mod plan;
 pub mod proc;

@@ -608,10 +608,16 @@ fn hook_failures() {
 }
 
 #[test]
-fn host_facilities_this_host_lacks_are_errors() {
-    let mut b = Bundle::new(&["true"]);
-    b.config["process"]["apparmorProfile"] = json!("docker-default");
-    expect_create_error(&b, "process.apparmorProfile");
+fn host_facilities_this_host_lacks_are_errors_and_apparmor() {
+    let mut b = Bundle::new(&["cat", "/proc/self/attr/current"]);
+    b.config["process"]["apparmorProfile"] = json!("unconfined");
+    if libcontainer::lsm::apparmor_enabled() {
+        // Where the host has AppArmor (the cgroup v2 VM lane), the profile is applied.
+        assert!(b.run_ok("aa").starts_with("unconfined"));
+    } else {
+        expect_create_error(&b, "process.apparmorProfile");
+    }
+    b.config["process"]["args"] = json!(["true"]);
     b.config["process"]
         .as_object_mut()
         .unwrap()

@@ -102,14 +102,20 @@ fn probe_dir(mount_point: &Path, mount_root: &str, own: &str) -> Option<PathBuf>
             return Some(d);
         }
     }
-    let mut children: Vec<PathBuf> = fs::read_dir(mount_point)
+    // A child's cgroup.controllers is its parent's cgroup.subtree_control: with none enabled
+    // at the top (a hybrid host's cgroup2 mount) no child has any, and otherwise every direct
+    // child has the same ones, so the first child found will do. (Reading every sibling
+    // cgroup would make each create cost grow with the number of containers.)
+    let enabled = fs::read_to_string(mount_point.join("cgroup.subtree_control")).ok()?;
+    if enabled.trim().is_empty() {
+        return None;
+    }
+    fs::read_dir(mount_point)
         .ok()?
         .flatten()
         .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
         .map(|e| e.path())
-        .collect();
-    children.sort();
-    children.into_iter().find(|d| !controllers(d).is_empty())
+        .find(|d| !controllers(d).is_empty())
 }
 
 /// What [`detect`] found.

@@ -130,6 +130,8 @@ pub enum InitError {
     ProcAttr(#[from] crate::procattrs::ProcAttrError),
     #[error(transparent)]
     NetDev(#[from] crate::netdev::NetDevError),
+    #[error(transparent)]
+    Lsm(#[from] crate::lsm::LsmError),
     #[error("joining the container's cgroup: writing {0}")]
     JoinCgroup(std::path::PathBuf, #[source] std::io::Error),
     #[error("{0}")]
@@ -391,7 +393,7 @@ fn init_main(a: &ChildArgs<'_>) -> Result<Infallible> {
     fix_stdio_ownership(plan);
 
     a.chan.send(&ChildMsg::Ready)?;
-    wait_for_start(a, &exe, &env, &groups)
+    wait_for_start(a, &exe, &env, &groups, &proc)
 }
 
 /// Replace the "pid" of a state JSON with our own pid (as the container sees it).
@@ -572,6 +574,7 @@ fn wait_for_start(
     exe: &CString,
     env: &[CString],
     groups: &[u32],
+    proc: &rootfs::ProcFs,
 ) -> Result<Infallible> {
     sys::exit_on_termination_signals()
         .map_err(|e| InitError::Other(format!("installing signal handlers: {e}")))?;
@@ -582,7 +585,7 @@ fn wait_for_start(
             Ok(Some(StartMsg::Start { state })) => state,
             _ => continue,
         };
-        match start(a, &chan, &state, exe, env, groups) {
+        match start(a, &chan, &state, exe, env, groups, proc) {
             Ok(never) => match never {},
             Err(e) => {
                 let _ = chan.send(&InitReply::Failed(ErrorChain::capture(&e)));
@@ -601,6 +604,7 @@ fn start(
     exe: &CString,
     env: &[CString],
     groups: &[u32],
+    proc: &rootfs::ProcFs,
 ) -> Result<Infallible> {
     let plan = a.plan;
     let p = &plan.process;
@@ -610,6 +614,11 @@ fn start(
         &state_with_own_pid(state),
     )?;
 
+    // AppArmor: the profile the process gets at execve (after the hooks, which the init execs
+    // and which must not run under it); set through our own procfs handle, before its fd goes.
+    if let Some(profile) = &p.apparmor_profile {
+        crate::lsm::apparmor_exec(proc, profile)?;
+    }
     let filter = a.seccomp.take();
     let args: Vec<CString> = p
         .args

@@ -704,7 +704,6 @@ fn hybrid_host() -> CgroupHost {
             mount_root: "/".into(),
             own_cgroup: "/".into(),
             controllers: files(&["hugetlb"]),
-            files: BTreeSet::new(),
             probe_controllers: BTreeSet::new(),
             probe_files: BTreeSet::new(),
         }),
@@ -725,7 +724,6 @@ fn v2_host(probed: bool) -> CgroupHost {
             mount_root: "/".into(),
             own_cgroup: "/user.slice/session.scope".into(),
             controllers: controllers.clone(),
-            files: files(&["cgroup.procs", "cgroup.subtree_control"]),
             probe_controllers: if probed { controllers } else { BTreeSet::new() },
             probe_files: if probed {
                 files(&[

@@ -315,7 +315,6 @@ pub(crate) mod tests {
                 mount_root: "/".into(),
                 own_cgroup: "/".into(),
                 controllers: files(&["hugetlb"]),
-                files: BTreeSet::new(),
                 probe_controllers: BTreeSet::new(),
                 probe_files: BTreeSet::new(),
             }),
@@ -336,7 +335,6 @@ pub(crate) mod tests {
                 controllers: files(&[
                     "cpuset", "cpu", "io", "memory", "hugetlb", "pids", "rdma", "misc",
                 ]),
-                files: BTreeSet::new(),
                 probe_controllers: BTreeSet::new(),
                 probe_files: BTreeSet::new(),
             }),

@@ -49,10 +49,8 @@ fn log_flags_of(args: &[String]) -> (Option<PathBuf>, cli::LogFormat) {
         let mut value = || inline.clone().or_else(|| it.next().cloned());
         match flag {
             "--log" => log = value().map(PathBuf::from),
-            "--log-format" => {
-                if value().as_deref() == Some("json") {
-                    format = cli::LogFormat::Json;
-                }
+            "--log-format" if value().as_deref() == Some("json") => {
+                format = cli::LogFormat::Json;
             }
             _ => {}
         }

@@ -46,7 +46,7 @@ use std::cell::Cell;
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::ffi::CString;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Component, Path, PathBuf};
 
@@ -975,26 +975,6 @@ struct Child<'a> {
     preserve_fds: u32,
 }
 
-/// Close every fd the process must not keep: all above stdio and the preserved fds, except our
-/// own (close-on-exec, gone at execve).
-fn close_fds_except(first: u32, keep: &[RawFd]) -> Result<()> {
-    let mut keep: Vec<u32> = keep
-        .iter()
-        .map(|&fd| fd as u32)
-        .filter(|&fd| fd >= first)
-        .collect();
-    keep.sort_unstable();
-    keep.dedup();
-    let mut from = first;
-    for fd in keep {
-        if fd > from {
-            sys::close_range(from, fd - 1, false).map_err(ExecError::CloseFds)?;
-        }
-        from = fd + 1;
-    }
-    sys::close_range(from, u32::MAX, false).map_err(ExecError::CloseFds)
-}
-
 /// Entry point of the setns process (A). Never returns.
 fn setns_main(c: Child<'_>) -> ! {
     match setns_stage(&c) {
@@ -1057,7 +1037,9 @@ fn setns_stage(c: &Child<'_>) -> Result<Forked> {
     if let Some(con) = &c.console {
         keep.push(con.as_raw_fd());
     }
-    close_fds_except(3 + c.preserve_fds, &keep)?;
+    // Every fd above stdio and the preserved ones, except our own (close-on-exec).
+    crate::process::init::close_fds_except(3 + c.preserve_fds, &keep)
+        .map_err(ExecError::CloseFds)?;
     for path in &c.v1_tasks {
         std::fs::write(path, "0").map_err(|e| ExecError::JoinCgroup {
             path: path.clone(),

@@ -301,7 +301,7 @@ pub fn process_from_flags(container: &Value, f: &ProcessFlags) -> Result<Value> 
     if f.no_new_privs {
         obj.insert("noNewPrivileges".into(), Value::from(true));
     }
-    // Without a capabilities object the process keeps every capability: nothing to add to.
+    // Without a capabilities object the process has none (as the container's): nothing to add to.
     if let Some(Value::Object(caps)) = obj.get_mut("capabilities") {
         let inheritable = caps.get("inheritable").is_some_and(|v| !v.is_null());
         for c in &f.caps {
@@ -338,6 +338,38 @@ pub fn process_from_flags(container: &Value, f: &ProcessFlags) -> Result<Value> 
         );
     }
     Ok(p)
+}
+
+/// A `--process` file takes from the container's `process` what it leaves out: `capabilities`
+/// when absent or null (runc 1.1.5 does the same: checked side by side), `apparmorProfile` and
+/// `selinuxLabel` when absent or empty (runc's security labels likewise default to the
+/// container's), and — where runc 1.1.5 does not — `noNewPrivileges` when absent and `rlimits`
+/// when absent or empty: runc then runs the process without no_new_privs and with its own
+/// (Go-raised) rlimits, i.e. with more than the container's process has, by omission.
+pub fn inherit_from_container(mut file_process: Value, container: &Value) -> Value {
+    let (Some(obj), Some(from)) = (file_process.as_object_mut(), container.as_object()) else {
+        return file_process;
+    };
+    let missing = |v: Option<&Value>| match v {
+        None | Some(Value::Null) => true,
+        Some(Value::String(s)) => s.is_empty(),
+        Some(Value::Array(a)) => a.is_empty(),
+        _ => false,
+    };
+    for key in [
+        "capabilities",
+        "noNewPrivileges",
+        "apparmorProfile",
+        "selinuxLabel",
+        "rlimits",
+    ] {
+        if missing(obj.get(key)) {
+            if let Some(v) = from.get(key) {
+                obj.insert(key.into(), v.clone());
+            }
+        }
+    }
+    file_process
 }
 
 /// With `--process`, the process-shaping flags have nothing to apply to: refuse them rather
@@ -830,7 +862,7 @@ impl Runtime {
                     });
                 }
                 check_process_file_flags(&req.flags, &v)?;
-                v
+                inherit_from_container(v, config.get("process").unwrap_or(&Value::Null))
             }
             None => process_from_flags(config.get("process").unwrap_or(&Value::Null), &req.flags)?,
         };
@@ -1232,6 +1264,34 @@ mod tests {
         let p = process_from_flags(&c, &f).unwrap();
         assert_eq!(p["capabilities"]["ambient"], json!(["CAP_NET_RAW"]));
         assert_eq!(p["capabilities"]["inheritable"], json!([]));
+    }
+
+    #[test]
+    fn a_process_file_takes_what_it_leaves_out_from_the_container() {
+        let container = json!({
+            "args": ["sleep"],
+            "capabilities": {"bounding": ["CAP_KILL"], "effective": ["CAP_KILL"]},
+            "noNewPrivileges": true,
+            "apparmorProfile": "p",
+            "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}]
+        });
+        let p = inherit_from_container(
+            json!({"args": ["true"], "cwd": "/", "apparmorProfile": "", "rlimits": []}),
+            &container,
+        );
+        assert_eq!(p["args"], json!(["true"]));
+        assert_eq!(p["capabilities"], container["capabilities"]);
+        assert_eq!(p["noNewPrivileges"], true);
+        assert_eq!(p["apparmorProfile"], "p");
+        assert_eq!(p["rlimits"], container["rlimits"]);
+        assert!(p.get("selinuxLabel").is_none());
+        // What the file gives is kept, even when it is less than the container's.
+        let p = inherit_from_container(
+            json!({"args": ["true"], "capabilities": {}, "noNewPrivileges": false}),
+            &container,
+        );
+        assert_eq!(p["capabilities"], json!({}));
+        assert_eq!(p["noNewPrivileges"], false);
     }
 
     #[test]

@@ -575,7 +575,38 @@ fn process_file_as_podman_and_containerd_pass_it() {
         out,
         "uid=1000 gid=1000 groups=10\n/tmp\nfrom-file\nCapBnd:\t0000000000000020\n"
     );
+    // What the file leaves out comes from the container's process: its capabilities (as
+    // runc 1.1.5: CapEff 0000000020000420 for `runc spec`'s set, checked side by side),
+    // no_new_privs and rlimits.
+    let init = init_pid(&b, "pf");
+    std::fs::write(
+        &file,
+        json!({
+            "user": {"uid": 0, "gid": 0},
+            "args": ["sh", "-c", "grep -E '^(CapEff|NoNewPrivs)' /proc/self/status; ulimit -n"],
+            "env": ["PATH=/bin"],
+            "cwd": "/"
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let out = exec_ok(&b, &["--process", f, "pf"]);
+    let nofile = std::fs::read_to_string(format!("/proc/{init}/limits"))
+        .unwrap()
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .and_then(|l| l.split_whitespace().nth(3).map(str::to_string))
+        .unwrap();
+    assert_eq!(
+        out,
+        format!(
+            "CapEff:\t{}\nNoNewPrivs:\t{}\n{nofile}\n",
+            status_field(&init, "CapEff"),
+            status_field(&init, "NoNewPrivs")
+        )
+    );
     // Flags that would shape the process conflict with the file.
+    std::fs::write(&file, process.to_string()).unwrap();
     let (_, err, code) = exec(&b, &["-p", f, "--env", "A=1", "pf"]);
     assert_eq!(code, 255);
     assert!(

@@ -666,7 +666,12 @@ impl Runtime {
             Ok(Some(cg)) => {
                 // Processes left in a cgroup this container made (no pid namespace) go too.
                 let saved = cg.saved();
-                if saved.dirs.iter().all(|d| d.created.last() == Some(&d.path)) {
+                // Only when one is there: a container with its own pid namespace is empty once
+                // its init is gone, and freezing, listing and thawing an empty cgroup would be
+                // work on every delete.
+                if saved.dirs.iter().all(|d| d.created.last() == Some(&d.path))
+                    && cg.pids().map_or(true, |pids| !pids.is_empty())
+                {
                     let _ = cg.kill_all(libc::SIGKILL);
                 }
                 if let Err(e) = cg.destroy() {

@@ -4,6 +4,7 @@
 use super::*;
 use crate::driver::registry::Test;
 use crate::driver::requirements::Requirement::*;
+use crate::report::PathInfo;
 use crate::test;
 
 pub const TESTS: &[Test] = &[
@@ -106,14 +107,7 @@ fn default_dev(ctx: &Ctx, p: &str, major: u64, minor: u64) -> Result<()> {
     let r = report(ctx, &ctx.spec(&["--path", p]))?;
     let i = path(&r, p)?;
     ensure!(i.exists(), "{p} is missing");
-    ensure!(
-        i.kind == "char" && i.major == major && i.minor == minor,
-        "{p} is {} {}:{}, want char {major}:{minor}",
-        i.kind,
-        i.major,
-        i.minor
-    );
-    Ok(())
+    ensure_node(i, p, "char", major, minor)
 }
 
 fn default_ptmx(ctx: &Ctx) -> Result<()> {
@@ -197,71 +191,63 @@ fn add_dev(s: &mut Value, dev: Value) {
     spec::push(s, "/linux/devices", dev);
 }
 
-fn custom_char(ctx: &Ctx) -> Result<()> {
-    let mut s = ctx.spec(&["--path", "/dev/fuse"]);
-    add_dev(
-        &mut s,
-        json!({"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229}),
-    );
+/// What the probe sees at the path of `dev` in a container whose config adds `dev` to
+/// `linux.devices`, after `prepare` has shaped the rest of the config.
+fn custom_node(ctx: &Ctx, dev: Value, prepare: impl FnOnce(&mut Value)) -> Result<PathInfo> {
+    let p = dev["path"].as_str().expect("a device path").to_string();
+    let mut s = ctx.spec(&["--path", &p]);
+    prepare(&mut s);
+    add_dev(&mut s, dev);
     let r = report(ctx, &s)?;
-    let i = path(&r, "/dev/fuse")?;
+    Ok(path(&r, &p)?.clone())
+}
+
+/// `i` (the probe's view of `p`) is a device node of `kind` with these numbers.
+fn ensure_node(i: &PathInfo, p: &str, kind: &str, major: u64, minor: u64) -> Result<()> {
     ensure!(
-        i.kind == "char" && i.major == 10 && i.minor == 229,
-        "/dev/fuse is {} {}:{}",
+        i.kind == kind && i.major == major && i.minor == minor,
+        "{p} is {} {}:{}, want {kind} {major}:{minor}",
         i.kind,
         i.major,
         i.minor
     );
     Ok(())
+}
+
+fn fuse() -> Value {
+    json!({"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229})
+}
+
+fn custom_char(ctx: &Ctx) -> Result<()> {
+    let i = custom_node(ctx, fuse(), |_| {})?;
+    ensure_node(&i, "/dev/fuse", "char", 10, 229)
 }
 
 fn custom_block(ctx: &Ctx) -> Result<()> {
-    let mut s = ctx.spec(&["--path", "/dev/myloop"]);
-    add_dev(
-        &mut s,
-        json!({"path": "/dev/myloop", "type": "b", "major": 7, "minor": 200}),
-    );
-    let r = report(ctx, &s)?;
-    let i = path(&r, "/dev/myloop")?;
-    ensure!(
-        i.kind == "block" && i.major == 7 && i.minor == 200,
-        "/dev/myloop is {} {}:{}",
-        i.kind,
-        i.major,
-        i.minor
-    );
-    Ok(())
+    let dev = json!({"path": "/dev/myloop", "type": "b", "major": 7, "minor": 200});
+    let i = custom_node(ctx, dev, |_| {})?;
+    ensure_node(&i, "/dev/myloop", "block", 7, 200)
 }
 
 fn custom_fifo(ctx: &Ctx) -> Result<()> {
-    let mut s = ctx.spec(&["--path", "/dev/myfifo"]);
-    add_dev(&mut s, json!({"path": "/dev/myfifo", "type": "p"}));
-    let r = report(ctx, &s)?;
-    let i = path(&r, "/dev/myfifo")?;
+    let i = custom_node(ctx, json!({"path": "/dev/myfifo", "type": "p"}), |_| {})?;
     ensure!(i.kind == "fifo", "/dev/myfifo is {}", i.kind);
     Ok(())
 }
 
 fn custom_file_mode(ctx: &Ctx) -> Result<()> {
-    let mut s = ctx.spec(&["--path", "/dev/fuse"]);
-    add_dev(
-        &mut s,
-        json!({"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229, "fileMode": 0o640}),
-    );
-    let r = report(ctx, &s)?;
-    let i = path(&r, "/dev/fuse")?;
+    let mut dev = fuse();
+    dev["fileMode"] = json!(0o640);
+    let i = custom_node(ctx, dev, |_| {})?;
     ensure!(i.mode == 0o640, "/dev/fuse has mode {:o}, want 640", i.mode);
     Ok(())
 }
 
 fn custom_owner(ctx: &Ctx) -> Result<()> {
-    let mut s = ctx.spec(&["--path", "/dev/fuse"]);
-    add_dev(
-        &mut s,
-        json!({"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229, "uid": 1234, "gid": 5678}),
-    );
-    let r = report(ctx, &s)?;
-    let i = path(&r, "/dev/fuse")?;
+    let mut dev = fuse();
+    dev["uid"] = json!(1234);
+    dev["gid"] = json!(5678);
+    let i = custom_node(ctx, dev, |_| {})?;
     ensure!(
         i.uid == 1234 && i.gid == 5678,
         "/dev/fuse is owned by {}:{}",
@@ -272,41 +258,15 @@ fn custom_owner(ctx: &Ctx) -> Result<()> {
 }
 
 fn custom_outside_dev(ctx: &Ctx) -> Result<()> {
-    let mut s = ctx.spec(&["--path", "/opt/devs/mynull"]);
-    add_dev(
-        &mut s,
-        json!({"path": "/opt/devs/mynull", "type": "c", "major": 1, "minor": 3}),
-    );
-    let r = report(ctx, &s)?;
-    let i = path(&r, "/opt/devs/mynull")?;
-    ensure!(
-        i.kind == "char" && i.major == 1 && i.minor == 3,
-        "/opt/devs/mynull is {} {}:{}",
-        i.kind,
-        i.major,
-        i.minor
-    );
-    Ok(())
+    let dev = json!({"path": "/opt/devs/mynull", "type": "c", "major": 1, "minor": 3});
+    let i = custom_node(ctx, dev, |_| {})?;
+    ensure_node(&i, "/opt/devs/mynull", "char", 1, 3)
 }
 
 fn custom_in_user_namespace(ctx: &Ctx) -> Result<()> {
     // mknod is not allowed in a user namespace: the runtime must supply it another way
-    let mut s = ctx.spec(&["--path", "/dev/fuse"]);
-    with_userns(&mut s, 100000, 65536);
-    add_dev(
-        &mut s,
-        json!({"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229}),
-    );
-    let r = report(ctx, &s)?;
-    let i = path(&r, "/dev/fuse")?;
-    ensure!(
-        i.kind == "char" && i.major == 10 && i.minor == 229,
-        "/dev/fuse is {} {}:{}",
-        i.kind,
-        i.major,
-        i.minor
-    );
-    Ok(())
+    let i = custom_node(ctx, fuse(), |s| with_userns(s, 100000, 65536))?;
+    ensure_node(&i, "/dev/fuse", "char", 10, 229)
 }
 
 fn existing_file_mismatch_fails(ctx: &Ctx) -> Result<()> {

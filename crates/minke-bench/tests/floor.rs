@@ -71,6 +71,20 @@ impl Env {
         }
     }
 
+    /// `create --bundle B --pid-file P ID`, which must succeed; the init's pid from the file.
+    fn create(&self, bundle: &Path, id: &str) -> i32 {
+        let pid_file = self.tmp.path().join("pid");
+        self.ok(&[
+            "create",
+            "--bundle",
+            bundle.to_str().unwrap(),
+            "--pid-file",
+            pid_file.to_str().unwrap(),
+            id,
+        ]);
+        std::fs::read_to_string(&pid_file).unwrap().parse().unwrap()
+    }
+
     fn ok(&self, args: &[&str]) -> String {
         let out = self.floor(args);
         assert!(out.status.success(), "minke-floor {args:?}: {out:?}");
@@ -261,16 +275,7 @@ fn create_start_exec_kill_delete() {
     let env = Env::new();
     let b = env.bundle("b", Variant::Long, |_| {});
     let id = format!("floor-life-{}", std::process::id());
-    let pid_file = env.tmp.path().join("pid");
-    env.ok(&[
-        "create",
-        "--bundle",
-        b.to_str().unwrap(),
-        "--pid-file",
-        pid_file.to_str().unwrap(),
-        &id,
-    ]);
-    let pid: i32 = std::fs::read_to_string(&pid_file).unwrap().parse().unwrap();
+    let pid = env.create(&b, &id);
     assert_eq!(env.status(&id), "created");
     assert!(env.ok(&["list"]).contains(&format!("{id}\t{pid}\tcreated")));
     env.ok(&["start", &id]);
@@ -317,16 +322,7 @@ fn start_after_the_init_died_fails() {
     let env = Env::new();
     let b = env.bundle("b", Variant::Base, |_| {});
     let id = format!("floor-dead-{}", std::process::id());
-    let pid_file = env.tmp.path().join("pid");
-    env.ok(&[
-        "create",
-        "--bundle",
-        b.to_str().unwrap(),
-        "--pid-file",
-        pid_file.to_str().unwrap(),
-        &id,
-    ]);
-    let pid: i32 = std::fs::read_to_string(&pid_file).unwrap().parse().unwrap();
+    let pid = env.create(&b, &id);
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(pid),
         nix::sys::signal::Signal::SIGKILL,

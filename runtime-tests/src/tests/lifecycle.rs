@@ -370,15 +370,7 @@ fn start_unknown_fails(ctx: &Ctx) -> Result<()> {
 fn start_without_process_fails(ctx: &Ctx) -> Result<()> {
     let mut s = ctx.spec(&[]);
     spec::remove(&mut s, "/process");
-    let b = ctx.bundle(&s)?;
-    let (c, o) = ctx.try_create(&b)?;
-    if !o.success() {
-        drop(c);
-        return ctx.nothing_left(&b);
-    }
-    let st = c.try_start()?;
-    ensure!(!st.success(), "start succeeded without `process`");
-    Ok(())
+    refused_by_create_or_start(ctx, &s, "a config without `process`")
 }
 
 fn kill_created(ctx: &Ctx) -> Result<()> {

@@ -44,6 +44,20 @@ pub fn bind_out(ctx: &Ctx, s: &mut Value, dest: &str) -> Result<PathBuf> {
 }
 
 /// Runs the probe with `s` and returns its report.
+/// A config that must not run: refused by `create` (which then leaves nothing behind) or, if
+/// `create` accepts it, by `start`. `what` names it in the failure message.
+pub fn refused_by_create_or_start(ctx: &Ctx, s: &Value, what: &str) -> Result<()> {
+    let b = ctx.bundle(s)?;
+    let (c, o) = ctx.try_create(&b)?;
+    if !o.success() {
+        drop(c);
+        return ctx.nothing_left(&b);
+    }
+    let st = c.try_start()?;
+    ensure!(!st.success(), "start of {what} succeeded");
+    Ok(())
+}
+
 pub fn report(ctx: &Ctx, s: &Value) -> Result<Report> {
     let b = ctx.bundle(s)?;
     ctx.run_report(&b)

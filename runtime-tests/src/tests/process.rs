@@ -130,15 +130,7 @@ fn args_path_lookup(ctx: &Ctx) -> Result<()> {
 fn args_missing_binary_fails(ctx: &Ctx) -> Result<()> {
     let mut s = ctx.spec(&[]);
     s["process"]["args"] = json!(["/bin/no-such-binary"]);
-    let b = ctx.bundle(&s)?;
-    let (c, o) = ctx.try_create(&b)?;
-    if !o.success() {
-        drop(c);
-        return ctx.nothing_left(&b);
-    }
-    let st = c.try_start()?;
-    ensure!(!st.success(), "start of a missing binary succeeded");
-    Ok(())
+    refused_by_create_or_start(ctx, &s, "a missing binary")
 }
 
 fn env_exact(ctx: &Ctx) -> Result<()> {
